@@ -1,0 +1,159 @@
+"""Typed hyperparameters and named presets, checked before anything runs::
+
+    hp = resolve("lottery", preset="default", seeds=5)     # a frozen dataclass
+    table(hp)                                              # name, value, where it came from
+
+Each chapter has one dataclass whose fields are the knobs of its notebook. ``default`` fits a
+2-core CPU; ``paper`` is the paper's own setup (a GPU's work). ``resolve`` rejects unknown names,
+wrong types and out-of-range values with a :class:`ParameterError` naming the parameter and what
+is allowed, so a bad value stops a run before any training.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+
+from .steps import Step
+
+
+class ParameterError(ValueError):
+    """A parameter that a chapter does not accept; the message says what it does accept."""
+
+
+def _knob(default, *, choices=None, low=None, high=None, step=False, doc=""):
+    meta = {"choices": choices, "low": low, "high": high, "step": step, "doc": doc}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class Lottery:
+    """Chapter 1: lottery tickets on XOR and on MNIST with LeNet-300-100."""
+
+    preset: str = "default"
+    seeds: int = _knob(3, low=1, high=100, doc="independent IMP runs (init and order seeds)")
+    first_seed: int = _knob(0, low=0, doc="seeds used are first_seed … first_seed+seeds-1")
+    # XOR
+    xor_trials: int = _knob(200, low=1, high=100_000, doc="networks trained per setting")
+    xor_hidden: list = _knob([2, 4, 6, 8, 10], low=1, high=1000, doc="hidden widths from scratch")
+    xor_large: int = _knob(10, low=2, high=1000, doc="width of the network that is pruned")
+    xor_ticket_units: list = _knob([2, 4], low=1, high=999, doc="hidden units a ticket keeps")
+    xor_iterations: int = _knob(2000, low=1, high=1_000_000, doc="full-batch SGD iterations")
+    xor_lr: float = _knob(0.5, low=1e-6, high=100.0, doc="SGD learning rate on XOR")
+    # MNIST
+    dataset: str = _knob("mnist5k", choices=["mnist5k", "mnist"])
+    model: str = _knob("lenet_300_100", choices=["lenet_300_100"])
+    optimizer: str = _knob("adam", choices=["adam", "sgd"])
+    lr: float = _knob(1.2e-3, low=1e-7, high=10.0)
+    batch_size: int = _knob(60, low=1, high=65_536)
+    train_steps: str = _knob("1000it", step=True, doc="training length of every run")
+    eval_every: str = _knob("25it", step=True, doc="how often validation and test are measured")
+    val_size: int = _knob(500, low=1, doc="training examples held out for early stopping")
+    rounds: int = _knob(15, low=0, high=60, doc="pruning rounds after the dense run")
+    prune_rate: float = _knob(0.2, low=0.0, high=0.99, doc="fraction of hidden weights per round")
+    output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")
+    rewind_step: str = _knob("0it", step=True, doc="0 = the original lottery ticket")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+CHAPTERS: dict[str, type] = {"lottery": Lottery}
+
+PRESETS: dict[str, dict[str, dict]] = {
+    "lottery": {
+        "default": {},
+        "paper": dict(seeds=5, xor_trials=1000, dataset="mnist", train_steps="50000it",
+                      eval_every="100it", val_size=5000, rounds=20, xor_iterations=10000),
+    },
+}
+
+
+def chapters() -> list[str]:
+    return sorted(CHAPTERS)
+
+
+def presets(chapter: str) -> list[str]:
+    _chapter(chapter)
+    return list(PRESETS[chapter])
+
+
+def _chapter(chapter: str) -> type:
+    if chapter not in CHAPTERS:
+        raise ParameterError(f"unknown chapter {chapter!r}; chapters: {', '.join(chapters())}")
+    return CHAPTERS[chapter]
+
+
+def resolve(chapter: str, preset: str = "default", **overrides):
+    """The chapter's hyperparameters: the preset, then the overrides, all validated.
+
+    An override of ``None`` means "the preset's value", so a notebook can leave a knob unset."""
+    cls = _chapter(chapter)
+    if preset not in PRESETS[chapter]:
+        raise ParameterError(f"preset={preset!r} is not a preset of chapter {chapter!r}; "
+                             f"allowed: {', '.join(PRESETS[chapter])}")
+    knobs = {f.name: f for f in dataclasses.fields(cls) if f.name != "preset"}
+    unknown = sorted(set(overrides) - set(knobs))
+    if unknown:
+        raise ParameterError(f"unknown parameter{'s' * (len(unknown) > 1)} {', '.join(unknown)} "
+                             f"for chapter {chapter!r}; allowed: {', '.join(knobs)}")
+    values = dict(PRESETS[chapter][preset])
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    types = typing.get_type_hints(cls)
+    checked = {name: _check(name, value, types[name], knobs[name].metadata)
+               for name, value in values.items()}
+    return cls(preset=preset, **checked)
+
+
+def _check(name, value, kind, meta):
+    if kind is list:
+        if not isinstance(value, (list, tuple)) or not value:
+            raise ParameterError(f"{name} must be a non-empty list, got {value!r}")
+        return [_scalar(f"{name}[{i}]", v, int, meta) for i, v in enumerate(value)]
+    return _scalar(name, value, kind, meta)
+
+
+def _scalar(name, value, kind, meta):
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
+        raise ParameterError(f"{name} must be {kind.__name__}, got {value!r}")
+    if meta.get("choices") is not None and value not in meta["choices"]:
+        raise ParameterError(f"{name}={value!r} is not allowed; allowed: "
+                             f"{', '.join(map(repr, meta['choices']))}")
+    if meta.get("step"):
+        try:
+            Step.parse(value)
+        except ValueError as error:
+            raise ParameterError(f"{name}: {error}") from None
+    low, high = meta.get("low"), meta.get("high")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ParameterError(f"{name}={value!r} is out of range; allowed: {bounds}")
+    return value
+
+
+def to_dict(hp) -> dict:
+    """Plain JSON-safe values, for store keys and metrics.json."""
+    return dataclasses.asdict(hp)
+
+
+def table(hp):
+    """A DataFrame of the resolved values: name, value, and whether it came from the preset."""
+    import pandas as pd
+
+    base = resolve(_name_of(hp), hp.preset)
+    rows = []
+    for f in dataclasses.fields(hp):
+        value = getattr(hp, f.name)
+        source = "preset" if f.name == "preset" or value == getattr(base, f.name) else "override"
+        rows.append({"parameter": f.name, "value": str(value), "source": source,
+                     "meaning": f.metadata.get("doc", "")})
+    return pd.DataFrame(rows)
+
+
+def _name_of(hp) -> str:
+    return next(name for name, cls in CHAPTERS.items() if isinstance(hp, cls))
