@@ -1,0 +1,141 @@
+"""Iterative magnitude pruning with rewinding, and its two controls::
+
+    rows = imp(Experiment(model="lenet_300_100", dataset="mnist5k", train=Config(...), rounds=15),
+               data, seed=0)
+
+Round 0 trains the dense network from ``init_seed`` and keeps its weights at ``rewind_step``.
+Every later round prunes ``prune_rate`` of the surviving weights (``output_prune_rate`` in the
+output layer) by magnitude from the previous round's trained weights, *rewinds* the survivors to
+their values at ``rewind_step`` (step 0 is the original lottery ticket hypothesis) and trains
+from there. At every sparser level two controls train beside the ticket:
+
+- ``reinit``: the same mask on freshly drawn weights (is the initialisation what matters?);
+- ``random``: a random mask with the same per-layer density on the rewound weights (is the
+  structure what matters?).
+
+Every training run goes through the store, so an interrupted IMP resumes at the first round it
+had not finished.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import masks, models, store
+from .steps import Step
+from .train import Config, train
+
+KINDS = ("ticket", "reinit", "random")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    model: str = "lenet_300_100"
+    dataset: str = "mnist5k"
+    train: Config = field(default_factory=Config)
+    rounds: int = 15
+    prune_rate: float = 0.2
+    output_prune_rate: float | None = 0.1
+    scope: str = "layer"                 # "layer" or "global"
+    rewind_step: str = "0it"
+    controls: tuple = ("reinit", "random")
+
+    def __post_init__(self):
+        unknown = set(self.controls) - set(KINDS[1:])
+        if unknown:
+            raise ValueError(f"unknown controls {sorted(unknown)}; known: {KINDS[1:]}")
+
+
+def _seeds(seed: int) -> dict:
+    # One seed per IMP run; the three roles get separate, named streams.
+    return {"init_seed": seed, "order_seed": seed, "prune_seed": 10_000 + seed}
+
+
+def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict]:
+    """Run IMP; one row per (round, kind) with density, early-stop metrics and the trajectory.
+
+    ``data`` must be the dataset ``experiment.dataset`` names (its fingerprint keys the store).
+    ``progress``: a tqdm-like bar advanced once per training run."""
+    seeds = _seeds(seed)
+    params = {"experiment": dataclasses.asdict(experiment), **seeds}
+    per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
+    rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
+
+    def run(kind: str, round_: int, compute):
+        result = store.cached(f"lottery.{kind}", {**params, "round": round_}, compute,
+                              data_fingerprint=data.fingerprint)
+        if progress is not None:
+            progress.update(1)
+        return result
+
+    def dense():
+        model = models.build(experiment.model, seeds["init_seed"])
+        return _summary(train(model, data, experiment.train, seeds["order_seed"],
+                              checkpoints=[rewind]), keep_state=True, rewind=rewind)
+
+    first = run("ticket", 0, dense)
+    rewind_state = first["rewind_state"]
+    mask = masks.Mask.ones(models.build(experiment.model, seeds["init_seed"]))
+    rows = [_row(0, "ticket", mask, first)]
+    previous = first
+    for round_ in range(1, experiment.rounds + 1):
+        mask = _prune(experiment, previous["final_state"], mask)
+
+        def ticket(mask=mask):
+            model = models.build(experiment.model, seeds["init_seed"])
+            model.load_state_dict(rewind_state)
+            return _summary(train(model, data, experiment.train, seeds["order_seed"], mask=mask,
+                                  start=rewind), keep_state=True)
+
+        def reinit(mask=mask, round_=round_):
+            model = models.build(experiment.model, seeds["prune_seed"] * 1000 + round_)
+            return _summary(train(model, data, experiment.train, seeds["order_seed"], mask=mask))
+
+        def random(mask=mask, round_=round_):
+            random_mask = masks.random_prune(mask, seeds["prune_seed"] * 1000 + round_)
+            model = models.build(experiment.model, seeds["init_seed"])
+            model.load_state_dict(rewind_state)
+            return _summary(train(model, data, experiment.train, seeds["order_seed"],
+                                  mask=random_mask, start=rewind))
+
+        previous = run("ticket", round_, ticket)
+        rows.append(_row(round_, "ticket", mask, previous))
+        for kind, compute in (("reinit", reinit), ("random", random)):
+            if kind in experiment.controls:
+                rows.append(_row(round_, kind, mask, run(kind, round_, compute)))
+    return rows
+
+
+def runs(experiment: Experiment) -> int:
+    """How many training runs ``imp`` makes (for progress bars)."""
+    return 1 + experiment.rounds * (1 + len(experiment.controls))
+
+
+def _prune(experiment: Experiment, trained_state: dict, mask: masks.Mask) -> masks.Mask:
+    trained = {name: trained_state[name] for name in mask}
+    if experiment.scope == "global":
+        return masks.magnitude_prune(trained, mask, experiment.prune_rate, scope="global")
+    rates = masks.layer_rates(mask, experiment.prune_rate, experiment.output_prune_rate,
+                              list(mask)[-1])
+    return masks.magnitude_prune(trained, mask, rates)
+
+
+def _summary(result, keep_state=False, rewind=None) -> dict:
+    summary = {"trajectory": result.trajectory,
+               "early_stop_iteration": result.early_stop_iteration,
+               "early_stop_test_acc": result.early_stop_test_acc,
+               "final_test_acc": result.final_test_acc}
+    if keep_state:
+        summary["final_state"] = result.final_state
+    if rewind is not None:
+        summary["rewind_state"] = result.checkpoints[rewind]
+    return summary
+
+
+def _row(round_: int, kind: str, mask: masks.Mask, summary: dict) -> dict:
+    return {"round": round_, "kind": kind, "density": mask.density(),
+            "weights_remaining": 100.0 * mask.density(),
+            "early_stop_iteration": summary["early_stop_iteration"],
+            "early_stop_test_acc": summary["early_stop_test_acc"],
+            "final_test_acc": summary["final_test_acc"],
+            "trajectory": summary["trajectory"]}

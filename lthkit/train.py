@@ -1,0 +1,160 @@
+"""The deterministic training loop::
+
+    result = train(model, data, Config(lr=1.2e-3, train_steps="1000it"), order_seed=0, mask=mask)
+    result.trajectory            # [{"iteration", "val_loss", "val_acc", "test_loss", "test_acc"}, …]
+    result.early_stop_iteration  # minimum validation loss, as the LTH paper defines it
+
+Weights come from the model as given (``models.build`` draws them from ``init_seed``); batches
+come from ``order_seed``. Same seeds on the same machine give bitwise identical results. Under a
+mask, pruned weights and their gradients are zeroed every step, so they stay exactly zero.
+A run can start at any iteration (``start``): it then sees the batches and learning rate an
+uninterrupted run would have seen from that point, which is what rewinding needs.
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import masks as masks_
+from .steps import Step
+
+
+@dataclass(frozen=True)
+class Config:
+    optimizer: str = "adam"          # "adam" or "sgd"
+    lr: float = 1.2e-3
+    momentum: float = 0.0            # SGD only
+    weight_decay: float = 0.0
+    batch_size: int = 60
+    train_steps: str = "1000it"
+    eval_every: str = "25it"
+    milestones: tuple = ()           # Steps at which the learning rate is multiplied by gamma
+    gamma: float = 0.1
+    warmup: str = "0it"              # linear warm-up length
+
+
+@dataclass
+class Result:
+    trajectory: list = field(default_factory=list)
+    checkpoints: dict = field(default_factory=dict)   # iteration → state_dict
+    final_state: dict | None = None
+    early_stop_iteration: int = 0
+    early_stop_test_acc: float = 0.0
+    final_test_acc: float = 0.0
+
+    def at(self, iteration: int) -> dict:
+        return next(row for row in self.trajectory if row["iteration"] == iteration)
+
+
+@contextlib.contextmanager
+def deterministic():
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+def _optimizer(config: Config, params):
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    raise ValueError(f"optimizer must be 'adam' or 'sgd', not {config.optimizer!r}")
+
+
+def learning_rate(config: Config, iteration: int, per_epoch: int) -> float:
+    """The scheduled learning rate at ``iteration`` (warm-up, then step decay)."""
+    rate = config.lr
+    warmup = Step.parse(config.warmup).iterations(per_epoch)
+    if warmup and iteration < warmup:
+        rate *= (iteration + 1) / warmup
+    for milestone in config.milestones:
+        if iteration >= Step.parse(milestone).iterations(per_epoch):
+            rate *= config.gamma
+    return rate
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 1000):
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)``."""
+    was_training = model.training
+    model.eval()
+    loss, correct = 0.0, 0
+    for i in range(0, len(x), chunk):
+        logits = model(x[i:i + chunk])
+        loss += float(F.cross_entropy(logits, y[i:i + chunk], reduction="sum"))
+        correct += int((logits.argmax(1) == y[i:i + chunk]).sum())
+    model.train(was_training)
+    return loss / len(x), correct / len(x)
+
+
+def train(model: nn.Module, data, config: Config, order_seed: int, *,
+          mask: masks_.Mask | None = None, start: str | int = 0, checkpoints=(),
+          progress=None) -> Result:
+    """Train ``model`` in place from iteration ``start`` to ``config.train_steps``.
+
+    ``checkpoints``: Steps whose weights to keep (``result.checkpoints[iteration]``).
+    ``progress``: a tqdm-like bar to advance, or None."""
+    per_epoch = data.iterations_per_epoch(config.batch_size)
+    first = Step.parse(start).iterations(per_epoch)
+    last = Step.parse(config.train_steps).iterations(per_epoch)
+    every = max(1, Step.parse(config.eval_every).iterations(per_epoch))
+    keep = {Step.parse(s).iterations(per_epoch) for s in checkpoints}
+    if first > last:
+        raise ValueError(f"start ({start}) is after the end of training ({config.train_steps})")
+    result = Result()
+    optimizer = _optimizer(config, model.parameters())
+    with deterministic():
+        if mask is not None:
+            masks_.apply(model, mask)
+        model.train()
+        for iteration, (x, y) in enumerate(
+                data.batches(config.batch_size, order_seed, first, last), start=first):
+            _record(model, data, iteration, every, keep, result)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(config, iteration, per_epoch)
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x), y).backward()
+            if mask is not None:
+                masks_.mask_gradients(model, mask)
+            optimizer.step()
+            if mask is not None:  # weight decay and momentum would otherwise revive them
+                masks_.apply(model, mask)
+            if progress is not None:
+                progress.update(1)
+        _record(model, data, last, 1, keep, result)
+    _finish(result)
+    result.final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return result
+
+
+def _record(model, data, iteration, every, keep, result):
+    if iteration in keep:
+        result.checkpoints[iteration] = {k: v.detach().clone()
+                                         for k, v in model.state_dict().items()}
+    if iteration % every and iteration not in keep:
+        return
+    if result.trajectory and result.trajectory[-1]["iteration"] == iteration:
+        return
+    row = {"iteration": iteration}
+    if data.x_val is not None:
+        row["val_loss"], row["val_acc"] = evaluate(model, data.x_val, data.y_val)
+    row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
+    result.trajectory.append(row)
+
+
+def _finish(result: Result) -> None:
+    # LTH: the early-stopping iteration is the one with the minimum validation loss; test
+    # accuracy is reported there. Without a validation split, test loss stands in.
+    metric = "val_loss" if "val_loss" in result.trajectory[0] else "test_loss"
+    best = min(result.trajectory, key=lambda row: (row[metric], row["iteration"]))
+    result.early_stop_iteration = best["iteration"]
+    result.early_stop_test_acc = best["test_acc"]
+    result.final_test_acc = result.trajectory[-1]["test_acc"]
