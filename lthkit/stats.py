@@ -29,20 +29,21 @@ def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
 
 
 def mean_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its Student-t interval; with a single value the interval is that value."""
+    """Mean and its Student-t interval; a single value has no interval (NaN bounds)."""
     values = [float(v) for v in values]
     if not values:
         raise ValueError("no values")
     mean = sum(values) / len(values)
     if len(values) == 1:
-        return mean, mean, mean
+        return mean, math.nan, math.nan
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
     half = _stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * sd / math.sqrt(len(values))
     return mean, mean - half, mean + half
 
 
 def exceeds(a, b) -> bool | None:
-    """Is estimate ``a`` = (mean, lo, hi) greater than ``b``? True, False or None (overlap)."""
+    """Is estimate ``a`` = (mean, lo, hi) greater than ``b``? True, False or None (overlap, or
+    no interval to tell)."""
     (ma, la, _), (mb, _, hb) = a, b
     if ma <= mb:
         return False
