@@ -1,0 +1,212 @@
+"""Values and the evaluator.
+
+Values are hash-consed: every distinct value gets a small integer id, so the synthesiser
+compares and hashes whole vectors of values cheaply.  A value is one of
+``("C", ctor, arg_id)`` a constructor applied to its argument (unit for nullary ones),
+``("T", (ids...))`` a tuple, ``("F", ((in_id, out_id), ...))`` a partial function given by
+examples, or ``("K", fix_node, env)`` a closure.  Applications are memoised, which makes the
+helper functions of a spec (``compare``, ``append``...) cost one evaluation per distinct call.
+
+    store = Store(prog); v = store.eval(expr, {})     # -> value id (UNDEF if it goes wrong)
+    store.show(v)                                       # -> "[1; 0]"
+"""
+from __future__ import annotations
+
+import sys
+
+from .syntax import App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, Proj, Tuple, Unit, Var, free_vars
+
+UNDEF = -1
+
+
+class EvalError(Exception):
+    pass
+
+
+class Store:
+    def __init__(self, prog):
+        self.prog = prog
+        self.vals = []
+        self.index = {}
+        self.tables = {}     # table id -> {in: out}
+        self.memo = {}       # (fn id, arg id) -> result id
+        self.steps = 0
+        self.unit = self.intern(("T", ()))
+        self.globals = {}
+        for name, _t, expr, _pos in prog.globals:
+            self.globals[name] = self.eval(expr, {})
+        nat = prog.nat_ctors()
+        self._nat = nat
+        lst = prog.list_ctors()
+        self._list = lst
+        if sys.getrecursionlimit() < 20000:
+            sys.setrecursionlimit(20000)
+
+    # -- construction ------------------------------------------------------------------
+    def intern(self, v):
+        i = self.index.get(v)
+        if i is None:
+            i = len(self.vals)
+            self.vals.append(v)
+            self.index[v] = i
+        return i
+
+    def ctor(self, name, arg):
+        return self.intern(("C", name, arg))
+
+    def tup(self, ids):
+        return self.intern(("T", tuple(ids)))
+
+    def table(self, pairs):
+        """A partial function from (input id, output id) pairs; duplicate inputs with table
+        outputs are merged, conflicting outputs raise EvalError."""
+        merged = {}
+        for a, r in pairs:
+            if a in merged and merged[a] != r:
+                old, new = self.vals[merged[a]], self.vals[r]
+                if old[0] == "F" and new[0] == "F":
+                    r = self.table(list(old[1]) + list(new[1]))
+                else:
+                    raise EvalError(f"inconsistent examples for input {self.show(a)}: "
+                                    f"{self.show(merged[a])} and {self.show(r)}")
+            merged[a] = r
+        i = self.intern(("F", tuple(sorted(merged.items()))))
+        self.tables[i] = merged
+        return i
+
+    # -- evaluation ----------------------------------------------------------------------
+    def apply(self, f, a):
+        if f < 0 or a < 0:
+            return UNDEF
+        key = (f, a)
+        r = self.memo.get(key)
+        if r is not None:
+            return r
+        fv = self.vals[f]
+        kind = fv[0]
+        if kind == "F":
+            r = self.tables[f].get(a, UNDEF)
+        elif kind == "K":
+            node, env = fv[1], dict(fv[2])
+            if node.name:
+                env[node.name] = f
+            env[node.param] = a
+            try:
+                r = self.eval(node.body, env)
+            except RecursionError:
+                r = UNDEF
+        else:
+            r = UNDEF
+        self.memo[key] = r
+        return r
+
+    def closure(self, node, env):
+        if node._free is None:
+            node._free = tuple(sorted(free_vars(node)))
+        captured = tuple((x, env[x]) for x in node._free if x in env)
+        return self.intern(("K", node, captured))
+
+    def eval(self, e, env):
+        self.steps += 1
+        t = type(e)
+        if t is Var:
+            v = env.get(e.name)
+            if v is None:
+                v = self.globals.get(e.name)
+                if v is None:
+                    raise EvalError(f"unbound variable {e.name}")
+            return v
+        if t is App:
+            f = self.eval(e.fn, env)
+            if f < 0:
+                return UNDEF
+            a = self.eval(e.arg, env)
+            return self.apply(f, a)
+        if t is Ctor:
+            if e.arg is None:
+                return self.ctor(e.name, self.unit)
+            a = self.eval(e.arg, env)
+            return UNDEF if a < 0 else self.ctor(e.name, a)
+        if t is Tuple:
+            ids = [self.eval(x, env) for x in e.items]
+            return UNDEF if min(ids) < 0 else self.tup(ids)
+        if t is Proj:
+            v = self.eval(e.expr, env)
+            if v < 0:
+                return UNDEF
+            tv = self.vals[v]
+            if tv[0] != "T" or e.index > len(tv[1]):
+                raise EvalError(f"projection #{e.index} of a non-tuple value {self.show(v)}")
+            return tv[1][e.index - 1]
+        if t is Match:
+            v = self.eval(e.scrut, env)
+            if v < 0:
+                return UNDEF
+            cv = self.vals[v]
+            for p, body in e.branches:
+                if p.ctor == cv[1]:
+                    if p.arg is not None:
+                        env = dict(env)
+                        self.bind(p.arg, cv[2], env)
+                    return self.eval(body, env)
+            return UNDEF
+        if t is Fix:
+            return self.closure(e, env)
+        if t is Let:
+            env2 = dict(env)
+            env2[e.name] = self.eval(e.value, env)
+            return self.eval(e.body, env2)
+        if t is Unit:
+            return self.unit
+        raise EvalError(f"cannot evaluate {e!r}")
+
+    def bind(self, p, v, env):
+        if isinstance(p, PVar):
+            env[p.name] = v
+        elif isinstance(p, PTuple):
+            items = self.vals[v][1]
+            for q, x in zip(p.items, items):
+                self.bind(q, x, env)
+
+    # -- inspection ----------------------------------------------------------------------
+    def head(self, v):
+        return self.vals[v][1]
+
+    def as_nat(self, v):
+        if self._nat is None:
+            return None
+        n = 0
+        while True:
+            cv = self.vals[v]
+            if cv[0] != "C":
+                return None
+            if cv[1] == self._nat[0]:
+                return n
+            if cv[1] != self._nat[1]:
+                return None
+            n, v = n + 1, cv[2]
+
+    def show(self, v, top=True) -> str:
+        if v < 0:
+            return "<undefined>"
+        cv = self.vals[v]
+        if cv[0] == "C":
+            n = self.as_nat(v)
+            if n is not None and self.prog.ctors[cv[1]][0] == "nat":
+                return str(n)
+            if self._list and cv[1] in self._list and self.prog.ctors[cv[1]][0] == "list":
+                items = []
+                while self.vals[v][1] == self._list[1]:
+                    pair = self.vals[self.vals[v][2]][1]
+                    items.append(self.show(pair[0]))
+                    v = pair[1]
+                return "[" + "; ".join(items) + "]"
+            if cv[2] == self.unit:
+                return cv[1]
+            s = f"{cv[1]} {self.show(cv[2], False)}"
+            return s if top else f"({s})"
+        if cv[0] == "T":
+            return "(" + ", ".join(self.show(x) for x in cv[1]) + ")"
+        if cv[0] == "F":
+            return "{" + " | ".join(f"{self.show(a)} => {self.show(r)}" for a, r in cv[1]) + "}"
+        return "<fun>"

@@ -1,0 +1,482 @@
+"""The synthesiser: refinement trees searched by iterative deepening.
+
+A *node* asks for a term of one type whose value in each example world is given (its goal
+vector).  A node is solved by (1) guessing an elimination term of bounded size that agrees
+with every example (``enumerate.Enumerator``), (2) introducing ``fix`` at an arrow type, which
+splits the function examples into one world per input, (3) introducing a constructor when all
+examples share its head, or a tuple (one sub-goal per component), or (4) introducing a match
+on a scrutinee term, which distributes the worlds to the branches (each branch must receive at
+least one).  Recursive calls are only made on pattern variables structurally smaller than the
+function's argument.  The whole tree is searched with iterative deepening on match depth and
+guess size; every solution is then checked by evaluating it on all the examples.
+
+    result = synthesize(parse_file("list_stutter.ml"), timeout=10)
+    print(result.text)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .enumerate import Enumerator
+from .evaluate import UNDEF, Store
+from .parser import ExTable, Not
+from .pretty import show_program
+from .syntax import UNIT, App, Ctor, Fix, Match, PCtor, PTuple, PVar, Proj, Tuple, Var, size
+from .typecheck import check_program
+
+ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
+MAX_DEPTH = 3           # match depth limit
+MAX_SIZE = 14           # guess size limit
+MAX_SCRUTINEE = 3       # scrutinee size limit
+
+
+class SynthTimeout(Exception):
+    pass
+
+
+@dataclass
+class Result:
+    name: str
+    solved: bool
+    program: object = None
+    text: str = ""
+    seconds: float = 0.0
+    examples: int = 0
+    size: int = 0
+    verified: bool = False
+    limits: str = ""
+    stats: dict = field(default_factory=dict)
+
+
+class Atom:
+    """A term of the context: a variable, a projection of one (focusing), or a recursive call."""
+    __slots__ = ("expr", "type", "vec", "size", "dec", "param_of")
+
+    def __init__(self, expr, typ, vec, size=1, dec=frozenset(), param_of=frozenset()):
+        self.expr, self.type, self.vec, self.size = expr, typ, vec, size
+        self.dec, self.param_of = dec, param_of
+
+
+def prefix(t):
+    if t[0] == "A":
+        return "f"
+    if t[0] == "T":
+        return "t" if t != UNIT else "u"
+    return t[1][0]
+
+
+class Scope:
+    """A context and its example worlds; the nodes below it share its enumerator."""
+
+    def __init__(self, syn, n, atoms, vars_, fixes, names):
+        self.syn, self.n, self.vars, self.fixes, self.names = syn, n, vars_, fixes, names
+        self.atoms = atoms + self.recursive_calls(atoms)
+        self._enum = None
+        self._scruts = {}
+        self._branches = {}
+        self._envs = None
+        self.nodes = {}
+        syn.stats["scopes"] += 1
+
+    def recursive_calls(self, atoms):
+        out = []
+        apply = self.syn.store.apply
+        for fname, ptype, rtype, fvec in self.fixes:
+            for a in atoms:
+                if fname in a.dec and a.type == ptype and a.size == 1:
+                    vec = tuple(map(apply, fvec, a.vec))
+                    if UNDEF not in vec:
+                        out.append(Atom(App(Var(fname), a.expr), rtype, vec, 2))
+        return out
+
+    @property
+    def enum(self):
+        if self._enum is None:
+            self._enum = Enumerator(self)
+        return self._enum
+
+    def fresh(self, t):
+        p = prefix(t)
+        self.names[p] = self.names.get(p, 0) + 1
+        return f"{p}{self.names[p]}"
+
+    def fresh_names(self, types):
+        saved = dict(self.names)
+        out = [self.fresh(t) for t in types]
+        self.names = saved
+        return out
+
+    def envs(self):
+        if self._envs is None:
+            self._envs = [{x: vec[i] for x, vec in self.vars} for i in range(self.n)]
+        return self._envs
+
+    def node(self, typ, goal):
+        key = (typ, goal)
+        nd = self.nodes.get(key)
+        if nd is None:
+            nd = self.nodes[key] = Node(self, typ, goal)
+        return nd
+
+    # -- match introduction ----------------------------------------------------------------
+    def scrutinees(self, smax):
+        """(term, vector, branches) for every E-term of a datatype up to size smax that sends
+        at least one world to every constructor."""
+        out = []
+        vals = self.syn.store.vals
+        dts = self.syn.prog.datatypes
+        for s in range(1, smax + 1):
+            if s in self._scruts:
+                out.extend(self._scruts[s])
+                continue
+            found = []
+            for term, t, vec in self.enum.elims_of_size(s):
+                if t[0] != "B":
+                    continue
+                ctors = dts[t[1]]
+                if len(ctors) < 2:
+                    continue
+                heads = {vals[v][1] for v in vec}
+                if len(heads) == len(ctors):
+                    found.append((term, t, vec, s))
+            self._scruts[s] = found
+            out.extend(found)
+        return out
+
+    def branches(self, scrut):
+        """Child scopes of a match on ``scrut``: [(pattern, world indices, scope)]."""
+        term, typ, vec, _ = scrut
+        key = id(term)
+        got = self._branches.get(key)
+        if got is not None:
+            return got
+        syn = self.syn
+        vals = syn.store.vals
+        atom = next((a for a in self.atoms if a.expr is term), None)
+        dec = (atom.dec | atom.param_of) if atom is not None and atom.size == 1 else frozenset()
+        out = []
+        for cname, atype in syn.prog.datatypes[typ[1]]:
+            idx = [i for i, v in enumerate(vec) if vals[v][1] == cname]
+            args = tuple(vals[vec[i]][2] for i in idx)
+            names = dict(self.names)
+            proj = lambda v: tuple(v[i] for i in idx)
+            atoms = [Atom(a.expr, a.type, proj(a.vec), a.size, a.dec, a.param_of)
+                     for a in self.atoms if a.size == 1]
+            vars_ = [(x, proj(v)) for x, v in self.vars]
+            fixes = [(f, pt, rt, proj(fv)) for f, pt, rt, fv in self.fixes]
+            child = Scope.__new__(Scope)
+            child.names = names
+            pat = None
+            if atype != UNIT:
+                if syn.style == "myth" and atype[0] == "T":
+                    xs = []
+                    for j, ct in enumerate(atype[1]):
+                        x = Scope.fresh(child, ct)
+                        xs.append(PVar(x))
+                        cvec = tuple(vals[a][1][j] for a in args)
+                        vars_.append((x, cvec))
+                        atoms.append(Atom(Var(x), ct, cvec, 1, dec))
+                    pat = PTuple(xs)
+                else:
+                    x = Scope.fresh(child, atype)
+                    pat = PVar(x)
+                    vars_.append((x, args))
+                    atoms.extend(decompose(syn, Var(x), atype, args, dec))
+            Scope.__init__(child, syn, len(idx), atoms, vars_, fixes, child.names)
+            out.append((PCtor(cname, pat), idx, child))
+        self._branches[key] = out
+        return out
+
+
+def decompose(syn, expr, typ, vec, dec):
+    """Focusing: a variable of product type enters the context as its projections."""
+    if typ == UNIT:
+        return []
+    if typ[0] != "T" or not syn.focusing:
+        return [Atom(expr, typ, vec, 1, dec)]
+    out = []
+    vals = syn.store.vals
+    for j, ct in enumerate(typ[1]):
+        out.extend(decompose(syn, Proj(j + 1, expr), ct, tuple(vals[v][1][j] for v in vec), dec))
+    return out
+
+
+class Node:
+    __slots__ = ("scope", "type", "goal", "plain", "fails", "sol", "cost")
+
+    def __init__(self, scope, typ, goal):
+        self.scope, self.type, self.goal = scope, typ, goal
+        vals = scope.syn.store.vals
+        self.plain = all(g >= 0 and vals[g][0] != "N" for g in goal)
+        self.fails = {}
+        self.sol = None
+        self.cost = None
+        scope.syn.stats["nodes"] += 1
+
+
+class Synth:
+    """One synthesis problem: the store of values, the root node and the search."""
+
+    def __init__(self, prog, focusing=True, timeout=None):
+        check_program(prog)
+        self.prog, self.style, self.focusing = prog, prog.style, focusing
+        self.store = Store(prog)
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.stats = {"terms": 0, "nodes": 0, "scopes": 0}
+        self._ticks = 0
+        self.goal_value = self.example_value(prog.goal.examples)
+
+    # -- examples --------------------------------------------------------------------------
+    def example_value(self, ex):
+        st = self.store
+        if isinstance(ex, ExTable):
+            return st.table([(self.example_value(a), self.example_value(r)) for a, r in ex.entries])
+        if isinstance(ex, Not):
+            return st.intern(("N", st.eval(ex.value, {})))
+        return st.eval(ex, {})
+
+    def tick(self):
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise SynthTimeout()
+
+    # -- search ----------------------------------------------------------------------------
+    def plan(self):
+        for d in range(0, MAX_DEPTH + 1):
+            for k in range(1, MAX_SIZE + 1):
+                yield d, k
+
+    def run(self):
+        atoms = [Atom(Var(name), t, (self.store.globals[name],))
+                 for name, t, _e, _p in self.prog.globals]
+        root = Scope(self, 1, atoms, [], [], {}).node(self.prog.goal.type, (self.goal_value,))
+        for d, k in self.plan():
+            term = self.solve(root, d, k)
+            if term is not None:
+                return term
+        return None
+
+    def solve(self, node, d, k):
+        if node.sol is not None and node.cost[0] <= d and node.cost[1] <= k:
+            return node.sol
+        for fd, fk in node.fails.items():
+            if fd >= d and fk >= k:
+                return None
+        self._ticks += 1
+        if self._ticks & 63 == 0:
+            self.tick()
+        found = self.attempt(node, d, k)
+        if found is None:
+            if node.fails.get(d, 0) < k:
+                node.fails[d] = k
+            return None
+        term, cost = found
+        if node.sol is None or cost <= node.cost:
+            node.sol, node.cost = term, cost
+        return term
+
+    def attempt(self, node, d, k):
+        t, goal, scope = node.type, node.goal, node.scope
+        if t[0] == "A":
+            return self.intro_fix(node, d, k)
+        if t[0] == "T":
+            if t == UNIT:
+                return UnitTerm, (0, 0)
+            return self.intro_tuple(node, d, k)
+        vals = self.store.vals
+        g0 = goal[0]
+        if g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
+                and all(g == g0 for g in goal):
+            return Ctor(vals[g0][1]), (0, 1)       # a constant constructor: no guessing
+        term = self.guess(node, k)
+        if term is not None:
+            return term, (0, size(term))
+        found = self.intro_ctor(node, d, k)
+        if found is not None:
+            return found
+        if d > 0:
+            return self.intro_match(node, d, k)
+        return None
+
+    def guess(self, node, k):
+        enum = node.scope.enum
+        if node.plain:
+            return enum.lookup(node.type, node.goal, k)
+        vals = self.store.vals
+        goal = node.goal
+
+        def accept(vec):
+            for g, v in zip(goal, vec):
+                if g == ANY:
+                    continue
+                if vals[g][0] == "N":
+                    if vals[g][1] == v:
+                        return False
+                elif g != v:
+                    return False
+            return True
+        return enum.search(node.type, accept, k)
+
+    def intro_fix(self, node, d, k):
+        scope, (_, ptype, rtype) = node.scope, node.type
+        tables = self.store.tables
+        parent, xs, outs = [], [], []
+        for i, g in enumerate(node.goal):
+            if g in tables:
+                for a, r in tables[g].items():
+                    parent.append(i)
+                    xs.append(a)
+                    outs.append(r)
+        if not parent:
+            return None
+        key = ("fix", node.goal)
+        child = scope._branches.get(key)
+        if child is None:
+            rep = lambda v: tuple(v[i] for i in parent)
+            names = dict(scope.names)
+            proto = Scope.__new__(Scope)
+            proto.names = names
+            f = Scope.fresh(proto, node.type)
+            x = Scope.fresh(proto, ptype)
+            atoms = [Atom(a.expr, a.type, rep(a.vec), a.size, a.dec, a.param_of)
+                     for a in scope.atoms if a.size == 1]
+            atoms += [Atom(e.expr, e.type, e.vec, 1, frozenset(), frozenset([f]))
+                      for e in decompose(self, Var(x), ptype, tuple(xs), frozenset())]
+            vars_ = [(y, rep(v)) for y, v in scope.vars] + [(f, rep(node.goal)), (x, tuple(xs))]
+            fixes = [(g, pt, rt, rep(fv)) for g, pt, rt, fv in scope.fixes]
+            fixes.append((f, ptype, rtype, rep(node.goal)))
+            child = Scope(self, len(parent), atoms, vars_, fixes, names)
+            child.fix_names = (f, x)
+            scope._branches[key] = child
+        body = self.solve(child.node(rtype, tuple(outs)), d, k)
+        if body is None:
+            return None
+        f, x = child.fix_names
+        cnode = child.node(rtype, tuple(outs))
+        return Fix(f, x, ptype, rtype, body), cnode.cost
+
+    def intro_tuple(self, node, d, k):
+        vals = self.store.vals
+        comps = node.type[1]
+        items, cost = [], (0, 0)
+        for j, ct in enumerate(comps):
+            sub = tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
+            cn = node.scope.node(ct, sub)
+            term = self.solve(cn, d, k)
+            if term is None:
+                return None
+            items.append(term)
+            cost = max(cost, cn.cost)
+        return Tuple(items), cost
+
+    def intro_ctor(self, node, d, k):
+        vals = self.store.vals
+        heads = {vals[g][1] for g in node.goal if g >= 0 and vals[g][0] == "C"}
+        if len(heads) != 1:
+            return None
+        (cname,) = heads
+        atype = self.prog.ctors[cname][1]
+        sub = []
+        for g in node.goal:
+            if g == ANY:
+                sub.append(ANY)
+            elif vals[g][0] == "C":
+                sub.append(vals[g][2])
+            else:               # a negative example `not v`
+                neg = vals[g][1]
+                if vals[neg][1] != cname:
+                    sub.append(ANY)
+                elif atype == UNIT or atype[0] == "T":
+                    return None  # cannot split `not (C (a, b))` into components
+                else:
+                    sub.append(self.store.intern(("N", vals[neg][2])))
+        if atype == UNIT:
+            return Ctor(cname), (0, 1)
+        cn = node.scope.node(atype, tuple(sub))
+        term = self.solve(cn, d, k)
+        if term is None:
+            return None
+        return Ctor(cname, term), cn.cost
+
+    def intro_match(self, node, d, k):
+        scope = node.scope
+        for scrut in scope.scrutinees(min(k, MAX_SCRUTINEE)):
+            branches = scope.branches(scrut)
+            if any(not idx for _, idx, _ in branches):
+                continue
+            arms, cost = [], (d, 0)
+            for pat, idx, child in branches:
+                cn = child.node(node.type, tuple(node.goal[i] for i in idx))
+                term = self.solve(cn, d - 1, k)
+                if term is None:
+                    break
+                arms.append((pat, term))
+                cost = (max(cost[0], cn.cost[0] + 1), max(cost[1], cn.cost[1]))
+            else:
+                return Match(scrut[0], arms), cost
+        return None
+
+
+UnitTerm = Tuple(())
+
+
+def count_examples(ex):
+    if isinstance(ex, ExTable):
+        return sum(count_examples(r) for _, r in ex.entries)
+    return 1
+
+
+def example_paths(ex, prefix=()):
+    if isinstance(ex, ExTable):
+        for a, r in ex.entries:
+            yield from example_paths(r, prefix + (a,))
+    else:
+        yield prefix, ex
+
+
+def verify(syn, program):
+    """Evaluate the program on every example with real recursion; True if all agree."""
+    st = syn.store
+    st.memo = {}
+    fn = st.eval(program, {})
+    for inputs, out in example_paths(syn.prog.goal.examples):
+        v = fn
+        for a in inputs:
+            v = st.apply(v, syn.example_value(a))
+        if isinstance(out, Not):
+            if v < 0 or v == st.eval(out.value, {}):
+                return False
+        elif v < 0 or v != syn.example_value(out):
+            return False
+    return True
+
+
+def synthesize(prog, timeout=None, focusing=True) -> Result:
+    """Synthesise the goal of a parsed spec; never raises for an unsolvable spec."""
+    t0 = time.perf_counter()
+    goal = prog.goal
+    res = Result(goal.name, False, examples=count_examples(goal.examples))
+    syn = Synth(prog, focusing=focusing, timeout=timeout)
+    try:
+        term = syn.run()
+        if term is None:
+            res.limits = (f"no program within match depth {MAX_DEPTH}, guess size {MAX_SIZE}, "
+                          f"scrutinee size {MAX_SCRUTINEE}")
+    except SynthTimeout:
+        term = None
+        res.limits = f"timeout after {timeout:g} s"
+    except RecursionError:
+        term = None
+        res.limits = "recursion limit reached"
+    res.seconds = time.perf_counter() - t0
+    res.stats = dict(syn.stats)
+    if term is not None:
+        res.program = term
+        res.size = size(term)
+        res.verified = verify(syn, term)
+        res.solved = res.verified
+        res.text = show_program(goal.name, goal.type, term, prog.style)
+        if not res.verified:
+            res.limits = "candidate program failed verification"
+        res.seconds = time.perf_counter() - t0
+    return res
