@@ -249,6 +249,32 @@ class Parser:
             return ("A", t, self.type_())
         return t
 
+    def fix_result_type(self):
+        """In ``fix f (x:T) : A -> B -> body`` the last arrow starts the body."""
+        parts = [self.ttuple()]
+        while self.at("->"):
+            save = self.i
+            self.i += 1
+            try:
+                t = self.ttuple()
+                if not self.known_type(t):
+                    raise SynthSyntaxError("not a type")
+            except SynthSyntaxError:
+                self.i = save
+                break
+            parts.append(t)
+        out = parts[-1]
+        for t in reversed(parts[:-1]):
+            out = ("A", t, out)
+        return out
+
+    def known_type(self, t):
+        if t[0] == "B":
+            return t[1] in self.prog.datatypes
+        if t[0] == "A":
+            return self.known_type(t[1]) and self.known_type(t[2])
+        return all(self.known_type(x) for x in t[1])
+
     def ttuple(self):
         items = [self.tatom()]
         while self.accept("*"):
@@ -294,7 +320,7 @@ class Parser:
             t = self.type_()
             self.expect(")")
             self.expect(":")
-            r = self.type_()
+            r = self.fix_result_type()
             self.expect("->")
             return Fix(f, x, t, r, self.expr())
         if self.accept("let"):

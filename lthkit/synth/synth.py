@@ -291,12 +291,15 @@ class Synth:
         term = self.guess(node, k)
         if term is not None:
             return term, (0, size(term))
-        found = self.intro_ctor(node, d, k)
+        # A constructor whose arguments need no match is preferred to a match here; a match
+        # here is preferred to one repeated inside every argument of the constructor.
+        found = self.intro_ctor(node, 0, k)
+        if found is not None or d == 0:
+            return found
+        found = self.intro_match(node, d, k)
         if found is not None:
             return found
-        if d > 0:
-            return self.intro_match(node, d, k)
-        return None
+        return self.intro_ctor(node, d, k)
 
     def guess(self, node, k):
         enum = node.scope.enum

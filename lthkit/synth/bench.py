@@ -1,0 +1,109 @@
+"""Run a directory of specs and tabulate the results (``lthkit synth bench DIR``).
+
+    rows = run_suite("/path/to/myth-pldi2015", timeout=10)
+    print(format_table(rows)); write_csv(rows, "out.csv")
+
+Each row records whether the spec was solved, the in-process time, the number of examples, the
+program's size, whether it was verified on every example, and -- where a peer tool's output
+``NAME.out`` sits beside the spec -- whether our program is the peer's up to renaming.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import glob
+import os
+
+from .parser import Parser, SynthSyntaxError, parse_expr, parse_file
+from .pretty import alpha_key
+from .synth import count_examples, synthesize
+from .typecheck import SynthTypeError
+
+COLUMNS = ["name", "solved", "seconds", "examples", "size", "verified", "same_as_peer"]
+
+
+def peer_program(out_path, prog):
+    """The program in a peer's ``.out`` file, parsed with the spec's declarations."""
+    with open(out_path) as fh:
+        text = fh.read()
+    p2 = copy.copy(prog)
+    p2.globals = []
+    if text.lstrip().startswith("let") or "\nlet " in text:
+        parser = Parser(text, out_path, p2)
+        while not parser.at("let"):
+            parser.i += 1
+        parser.letdecl()
+        return p2.globals[-1][2]
+    body = text[text.index("*)") + 2:] if text.lstrip().startswith("(*") else text
+    return parse_expr(body, p2, out_path)
+
+
+def run_spec(path, timeout=None, focusing=True):
+    name = os.path.basename(path)[:-3]
+    row = {"name": name, "solved": False, "seconds": 0.0, "examples": 0, "size": 0,
+           "verified": False, "same_as_peer": None, "limits": "", "terms": 0, "program": ""}
+    try:
+        prog = parse_file(path)
+    except (SynthSyntaxError, SynthTypeError) as e:
+        row["limits"] = str(e)
+        return row
+    try:
+        res = synthesize(prog, timeout=timeout, focusing=focusing)
+    except (SynthSyntaxError, SynthTypeError) as e:
+        row["limits"] = str(e)
+        row["examples"] = count_examples(prog.goal.examples)
+        return row
+    row.update(solved=res.solved, seconds=res.seconds, examples=res.examples, size=res.size,
+               verified=res.verified, limits=res.limits, terms=res.stats.get("terms", 0),
+               program=res.text)
+    out = path[:-3] + ".out"
+    if res.program is not None and os.path.exists(out):
+        try:
+            row["same_as_peer"] = alpha_key(res.program) == alpha_key(peer_program(out, prog))
+        except SynthSyntaxError:
+            row["same_as_peer"] = None
+    return row
+
+
+def run_suite(directory, timeout=None, focusing=True, names=None, progress=None):
+    paths = sorted(glob.glob(os.path.join(directory, "*.ml")))
+    if names is not None:
+        paths = [p for p in paths if os.path.basename(p)[:-3] in set(names)]
+    rows = []
+    for p in paths:
+        row = run_spec(p, timeout=timeout, focusing=focusing)
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    return rows
+
+
+def format_table(rows) -> str:
+    has_peer = any(r["same_as_peer"] is not None for r in rows)
+    head = f"{'name':28s} {'solved':>6s} {'seconds':>8s} {'examples':>8s} {'size':>4s} {'verified':>8s}"
+    head += f" {'same_as_peer':>12s}" if has_peer else ""
+    lines = [head]
+    for r in rows:
+        line = (f"{r['name']:28s} {str(r['solved']):>6s} {r['seconds']:8.3f} {r['examples']:8d} "
+                f"{r['size']:4d} {str(r['verified']):>8s}")
+        if has_peer:
+            line += f" {str(r['same_as_peer']) if r['same_as_peer'] is not None else '-':>12s}"
+        if r["limits"]:
+            line += f"  ({r['limits']})"
+        lines.append(line)
+    solved = sum(r["solved"] for r in rows)
+    total = sum(r["seconds"] for r in rows)
+    summary = f"solved {solved}/{len(rows)}, verified {sum(r['verified'] for r in rows)}, total {total:.2f} s"
+    if has_peer:
+        summary += f", same as peer {sum(bool(r['same_as_peer']) for r in rows)}"
+    lines.append(summary)
+    return "\n".join(lines)
+
+
+def write_csv(rows, path):
+    cols = COLUMNS if any(r["same_as_peer"] is not None for r in rows) else COLUMNS[:-1]
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(cols)
+        for r in rows:
+            w.writerow([f"{r[c]:.4f}" if c == "seconds" else ("" if r[c] is None else r[c]) for c in cols])
