@@ -82,12 +82,21 @@ class Scope:
     def recursive_calls(self, atoms):
         out = []
         apply = self.syn.store.apply
+        vals = self.syn.store.vals
         for fname, ptype, rtype, fvec in self.fixes:
             for a in atoms:
-                if fname in a.dec and a.type == ptype and a.size == 1:
-                    vec = tuple(map(apply, fvec, a.vec))
-                    if UNDEF not in vec:
-                        out.append(Atom(App(Var(fname), a.expr), rtype, vec, 2))
+                if fname not in a.dec or a.size != 1:
+                    continue
+                # without focusing a smaller argument may sit inside a tuple variable
+                paths = [(a.expr, a.type, a.vec, 1)]
+                for e, t, v, sz in paths:
+                    if t == ptype:
+                        vec = tuple(map(apply, fvec, v))
+                        if UNDEF not in vec:
+                            out.append(Atom(App(Var(fname), e), rtype, vec, 1 + sz))
+                    elif t[0] == "T":
+                        for j, ct in enumerate(t[1]):
+                            paths.append((Proj(j + 1, e), ct, tuple(vals[x][1][j] for x in v), sz + 1))
         return out
 
     @property
