@@ -107,3 +107,31 @@ def write_csv(rows, path):
         w.writerow(cols)
         for r in rows:
             w.writerow([f"{r[c]:.4f}" if c == "seconds" else ("" if r[c] is None else r[c]) for c in cols])
+
+
+PROBLEMS = os.path.join(os.path.dirname(__file__), "problems")
+
+
+def external_suite(name):
+    """Folder of an external suite (``myth-pldi2015``, ``popl2016-products``): under
+    ``$LTHKIT_SYNTH_BENCH`` if set, else ``../shared/synth-bench`` beside the repository.
+    None when it is not there (the files are not ours to ship)."""
+    root = os.environ.get("LTHKIT_SYNTH_BENCH")
+    if not root:
+        repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        root = os.path.join(os.path.dirname(repo), "shared", "synth-bench")
+    path = os.path.join(root, name)
+    return path if os.path.isdir(path) else None
+
+
+def myth_times(name="myth-pldi2015-times.tsv"):
+    """Myth's own per-benchmark seconds, {name: seconds}, or None when absent."""
+    folder = external_suite("myth-pldi2015")
+    if folder is None:
+        return None
+    path = os.path.join(os.path.dirname(folder), name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return {r["benchmark"]: float(r["myth_seconds"]) for r in rows}
