@@ -1,0 +1,62 @@
+"""Shared fixtures for the pipeline tests (book, cli): a small chapter-shaped notebook made on
+the fly, so the pipeline is tested whether or not the real chapters are in notebooks/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+DEMO_CELLS = [
+    ("markdown", "# A demo chapter\n\nThe path between two solutions is "
+                 "$\\theta(\\alpha) = (1-\\alpha)\\theta_1 + \\alpha\\theta_2$; see "
+                 "[Frankle & Carbin, 2019](ref-lth).\n\n$$\\sum_{i=1}^n i = n(n+1)/2$$"),
+    ("parameters", "preset = 'default'\npoints = 20\nratio = 0.25\nflag = False\n"
+                   "xs = [0]\nname = 'x'\nfail = False"),
+    ("code", "import os\nimport pandas as pd\nfrom lthkit import charts, claims\n"
+             "df = pd.DataFrame({'x': range(1, points + 1)})\n"
+             "df['y'] = df.x ** 2\ndf['lo'] = df.y - 1\ndf['hi'] = df.y + 1\n"
+             "charts.line_band(df, x='x:Q', y='y:Q', lower='lo', upper='hi', log_x=True,"
+             " title='Squares </script>') + charts.rule(10.0, label='ten')"),
+    ("code", "assert not fail, 'asked to fail'"),
+    ("code", "records = [claims.claim('squares grow', int(df.y.iloc[-1]), '> 0', "
+             "bool(df.y.iloc[-1] > 0)),\n"
+             "           claims.claim('cannot tell', None, 'anything', None)]\n"
+             "types = {k: type(v).__name__ for k, v in dict(points=points, ratio=ratio, "
+             "flag=flag, xs=xs, name=name).items()}\n"
+             "claims.write_metrics(records, {'preset': preset, 'points': points, "
+             "'ratio': ratio, 'flag': flag, 'xs': xs, 'name': name},\n"
+             "                     {'cwd': os.getcwd(), 'store': os.environ.get('LTHKIT_STORE'),"
+             " 'types': types})\nclaims.table(records)"),
+]
+
+
+def make_demo_notebook(path: Path, chapter: str | None = None,
+                       ci_parameters: dict | None = None) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "lthkit", "display_name": "Python (lthkit)",
+                                 "language": "python"}
+    meta = {"ci_parameters": ci_parameters if ci_parameters is not None else {"points": 5}}
+    if chapter:
+        meta["chapter"] = chapter
+    nb.metadata["lthkit"] = meta
+    for kind, source in DEMO_CELLS:
+        if kind == "markdown":
+            nb.cells.append(nbformat.v4.new_markdown_cell(source))
+        else:
+            cell = nbformat.v4.new_code_cell(source)
+            if kind == "parameters":
+                cell.metadata["tags"] = ["parameters"]
+            nb.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def demo_notebook(tmp_path):
+    """Factory: ``demo_notebook(name="demo", chapter=None)`` → path of a fresh demo notebook."""
+    def make(name: str = "demo", chapter: str | None = None, folder: Path | None = None):
+        return make_demo_notebook((folder or tmp_path / "notebooks") / f"{name}.ipynb", chapter)
+    return make

@@ -1,0 +1,71 @@
+"""claims: verdicts, the claims table, and metrics.json."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from lthkit import claims
+
+
+def test_verdicts_follow_holds():
+    assert claims.claim("a", 1, 0, True).verdict == "pass"
+    assert claims.claim("a", 1, 0, False).verdict == "fail"
+    assert claims.claim("a", None, 0, None).verdict == "inconclusive"
+    assert claims.claim("a", 1, 0, np.bool_(True)).verdict == "pass"
+    assert claims.claim("a", 1, 0, torch.tensor(1.0) > 2).verdict == "fail"
+
+
+@pytest.mark.parametrize("holds", ["yes", 1.5, [True]])
+def test_holds_must_be_a_truth_value(holds):
+    with pytest.raises(TypeError):
+        claims.claim("a", 1, 0, holds)
+
+
+def test_table_has_one_row_per_claim():
+    df = claims.table([claims.claim("faster", 120, "< 200", True),
+                       claims.claim("unknown", None, "> 0", None)])
+    assert list(df.columns) == ["claim", "measured", "expected", "verdict"]
+    assert df["verdict"].tolist() == ["pass", "inconclusive"]
+    assert df["measured"].tolist() == [120, "—"]   # an int stays an int; missing is a dash
+    assert df.index.tolist() == [1, 2]
+
+
+def test_metrics_json_has_the_agreed_shape_and_plain_values(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recs = [claims.claim("acc", np.float32(0.5), "> 0.4", np.bool_(True)),
+            claims.claim("iters", torch.tensor(7), (1, 2), False),
+            claims.claim("nan", float("nan"), "finite", None)]
+    path = claims.write_metrics(
+        recs, {"preset": "default", "seeds": np.int64(3), "widths": np.array([2, 4])},
+        {"curve": torch.tensor([0.25, 0.5]), "best": np.float64(math.inf)})
+    assert path.name == "metrics.json" and path.parent.resolve() == tmp_path.resolve()
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert doc == {
+        "claims": [
+            {"claim": "acc", "measured": 0.5, "expected": "> 0.4", "verdict": "pass"},
+            {"claim": "iters", "measured": 7, "expected": [1, 2], "verdict": "fail"},
+            {"claim": "nan", "measured": None, "expected": "finite",
+             "verdict": "inconclusive"}],
+        "params": {"preset": "default", "seeds": 3, "widths": [2, 4]},
+        "metrics": {"curve": [0.25, 0.5], "best": None}}
+    assert os.stat(path).st_mode & 0o044, "readable by others, like any written file"
+
+
+def test_metrics_are_written_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    claims.write_metrics([claims.claim("old", 1, 1, True)], {}, path=path)
+    before = path.read_text()
+
+    def crash(src, dst):
+        raise OSError("disk full")
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError):
+        claims.write_metrics([claims.claim("new", 2, 2, False)], {}, path=path)
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
