@@ -38,11 +38,12 @@ class Enumerator:
         return None
 
     def search(self, typ, accept, k):
-        """First term of ``typ`` up to size k whose vector satisfies ``accept`` (for goals with
-        negative or unconstrained examples, which a dictionary lookup cannot answer)."""
+        """First term of ``typ`` up to size k, constructors included, whose vector satisfies
+        ``accept`` (for goals with negative or unconstrained examples, which a dictionary
+        lookup cannot answer and constructor introduction cannot split)."""
         self.upto(k)
         for s in range(1, k + 1):
-            for term, vec in self.etype.get((typ, s), ()):
+            for term, vec in self.args(typ, s):
                 if accept(vec):
                     return term
         return None

@@ -66,6 +66,12 @@ class Store:
                 old, new = self.vals[merged[a]], self.vals[r]
                 if old[0] == "F" and new[0] == "F":
                     r = self.table(list(old[1]) + list(new[1]))
+                elif old[0] == "N" and new[0] == "N":
+                    r = self.negative(old[1] + new[1])
+                elif old[0] == "N" and r not in old[1]:
+                    pass
+                elif new[0] == "N" and merged[a] not in new[1]:
+                    r = merged[a]
                 else:
                     raise EvalError(f"inconsistent examples for input {self.show(a)}: "
                                     f"{self.show(merged[a])} and {self.show(r)}")
@@ -73,6 +79,10 @@ class Store:
         i = self.intern(("F", tuple(sorted(merged.items()))))
         self.tables[i] = merged
         return i
+
+    def negative(self, excluded):
+        """A negative example: any value but those in ``excluded``."""
+        return self.intern(("N", tuple(sorted(set(excluded)))))
 
     # -- evaluation ----------------------------------------------------------------------
     def apply(self, f, a):
@@ -86,6 +96,8 @@ class Store:
         kind = fv[0]
         if kind == "F":
             r = self.tables[f].get(a, UNDEF)
+            if r >= 0 and self.vals[r][0] == "N":
+                r = UNDEF               # a negative example says nothing about the value
         elif kind == "K":
             node, env = fv[1], dict(fv[2])
             if node.name:
@@ -209,4 +221,6 @@ class Store:
             return "(" + ", ".join(self.show(x) for x in cv[1]) + ")"
         if cv[0] == "F":
             return "{" + " | ".join(f"{self.show(a)} => {self.show(r)}" for a, r in cv[1]) + "}"
+        if cv[0] == "N":
+            return "not(" + ", ".join(self.show(x) for x in cv[1]) + ")"
         return "<fun>"

@@ -242,7 +242,7 @@ class Synth:
         if isinstance(ex, ExTable):
             return st.table([(self.example_value(a), self.example_value(r)) for a, r in ex.entries])
         if isinstance(ex, Not):
-            return st.intern(("N", st.eval(ex.value, {})))
+            return st.negative([st.eval(ex.value, {})])
         return st.eval(ex, {})
 
     def tick(self):
@@ -258,7 +258,8 @@ class Synth:
     def run(self):
         atoms = [Atom(Var(name), t, (self.store.globals[name],))
                  for name, t, _e, _p in self.prog.globals]
-        root = Scope(self, 1, atoms, [], [], {}).node(self.prog.goal.type, (self.goal_value,))
+        self.root_scope = Scope(self, 1, atoms, [], [], {})
+        root = self.root_scope.node(self.prog.goal.type, (self.goal_value,))
         for d, k in self.plan():
             term = self.solve(root, d, k)
             if term is not None:
@@ -322,7 +323,7 @@ class Synth:
                 if g == ANY:
                     continue
                 if vals[g][0] == "N":
-                    if vals[g][1] == v:
+                    if v in vals[g][1]:
                         return False
                 elif g != v:
                     return False
@@ -395,13 +396,13 @@ class Synth:
             elif vals[g][0] == "C":
                 sub.append(vals[g][2])
             else:               # a negative example `not v`
-                neg = vals[g][1]
-                if vals[neg][1] != cname:
+                same = [vals[v][2] for v in vals[g][1] if vals[v][1] == cname]
+                if not same:
                     sub.append(ANY)
                 elif atype == UNIT or atype[0] == "T":
                     return None  # cannot split `not (C (a, b))` into components
                 else:
-                    sub.append(self.store.intern(("N", vals[neg][2])))
+                    sub.append(self.store.negative(same))
         if atype == UNIT:
             return Ctor(cname), (0, 1)
         cn = node.scope.node(atype, tuple(sub))

@@ -1,0 +1,134 @@
+"""Parser of lthkit.synth: the external suites' files, literal sugar, product syntax, errors."""
+import glob
+import os
+
+import pytest
+
+from lthkit.synth.bench import PROBLEMS, external_suite, peer_program
+from lthkit.synth.parser import ExTable, Not, SynthSyntaxError, parse_expr, parse_file, parse_text
+from lthkit.synth.syntax import Ctor, Fix, Match, PCtor, PTuple, PVar, Proj, Tuple, Var
+
+NAT = "type nat =\n  | O\n  | S of nat\n"
+LIST = NAT + "type list =\n  | Nil\n  | Cons of nat * list\n"
+
+
+def suite(name):
+    folder = external_suite(name)
+    if folder is None:
+        pytest.skip(f"{name} not found: set LTHKIT_SYNTH_BENCH to the synth-bench folder "
+                    "(it holds myth-pldi2015/ and popl2016-products/)")
+    return folder
+
+
+def nat_value(e):
+    n = 0
+    while e.arg is not None:
+        n, e = n + 1, e.arg
+    assert e.name in ("O", "Z")
+    return n
+
+
+def test_reads_all_43_myth_specs_and_their_outputs():
+    files = sorted(glob.glob(os.path.join(suite("myth-pldi2015"), "*.ml")))
+    assert len(files) == 43
+    for f in files:
+        prog = parse_file(f)
+        assert prog.goal is not None and prog.style == "myth"
+        assert isinstance(prog.goal.examples, ExTable)
+        peer = peer_program(f[:-3] + ".out", prog)
+        assert peer is not None and not isinstance(peer, Var)
+
+
+def test_reads_all_45_product_specs_and_their_outputs():
+    files = sorted(glob.glob(os.path.join(suite("popl2016-products"), "*.ml")))
+    assert len(files) == 45
+    for f in files:
+        prog = parse_file(f)
+        assert prog.style == "products"
+        assert peer_program(f[:-3] + ".out", prog) is not None
+
+
+def test_own_problems_parse():
+    files = glob.glob(os.path.join(PROBLEMS, "*.ml"))
+    assert len(files) >= 8
+    for f in files:
+        assert parse_file(f).goal is not None
+
+
+def test_literal_sugar_builds_constructors():
+    prog = parse_text(LIST + "let f : list -> nat |> { [2; 0] => 3 } = ?")
+    (inp, out), = prog.goal.examples.entries
+    assert nat_value(out) == 3
+    assert isinstance(inp, Ctor) and inp.name == "Cons" and isinstance(inp.arg, Tuple)
+    head, tail = inp.arg.items
+    assert nat_value(head) == 2
+    assert tail.name == "Cons" and nat_value(tail.arg.items[0]) == 0
+    assert tail.arg.items[1].name == "Nil" and tail.arg.items[1].arg is None
+
+
+def test_nested_curried_examples_in_both_syntaxes():
+    myth = parse_text(NAT + "let f : nat -> nat -> nat |> { 0 => ( 1 => 1 | 2 => 2 ) | 1 => 0 => 1 } = ?")
+    e = myth.goal.examples.entries
+    assert len(e) == 2 and isinstance(e[0][1], ExTable) and len(e[0][1].entries) == 2
+    assert isinstance(e[1][1], ExTable) and nat_value(e[1][1].entries[0][1]) == 1
+    popl = parse_text(NAT + "let f : nat -> nat -> nat |> /\\(0 -> /\\(1 -> 1, 2 -> 2), 1 -> 0 -> 1) = ?")
+    p = popl.goal.examples.entries
+    assert popl.style == "products" and len(p) == 2 and len(p[0][1].entries) == 2
+
+
+def test_products_tuples_projections_and_unary_patterns():
+    src = (NAT + "type plist =\n | PNil\n | PCons of (nat * nat) * plist\n"
+           "let rec g (p:plist) : nat = match p with | PNil u -> O | PCons t -> #2 (#1 t) ;;\n"
+           "let f : plist -> nat |> /\\(PNil -> 0, PCons((1, 2), PNil) -> not(1)) = ?")
+    prog = parse_text(src)
+    assert prog.datatypes["plist"][1][1] == ("T", (("T", (("B", "nat"), ("B", "nat"))), ("B", "plist")))
+    body = prog.globals[0][2].body
+    assert isinstance(body, Match)
+    (p0, _), (p1, b1) = body.branches
+    assert isinstance(p0.arg, PVar) and p0.arg.name == "u"
+    assert isinstance(p1.arg, PVar) and isinstance(b1, Proj) and b1.index == 2
+    assert isinstance(b1.expr, Proj) and b1.expr.index == 1
+    neg = prog.goal.examples.entries[1][1]
+    assert isinstance(neg, Not) and nat_value(neg.value) == 1
+
+
+def test_myth_tuple_patterns_and_fix_output_form():
+    prog = parse_text(LIST + "let f : list -> nat |> { [] => 0 } = ?")
+    e = parse_expr("fix f1 (l1:list) : nat -> nat -> match l1 with | Nil -> fun (n:nat) -> n "
+                   "| Cons (n1, l2) -> f1 l2", prog)
+    assert isinstance(e, Fix) and e.rtype == ("A", ("B", "nat"), ("B", "nat"))
+    pat = e.body.branches[1][0]
+    assert isinstance(pat, PCtor) and isinstance(pat.arg, PTuple) and len(pat.arg.items) == 2
+
+
+def test_use_includes_a_file_relative_to_the_spec(tmp_path):
+    (tmp_path / "n.decls").write_text(NAT)
+    spec = tmp_path / "s.ml"
+    spec.write_text('#use "n.decls"\nlet f : nat -> nat |> { 0 => 1 } = ?\n')
+    assert "nat" in parse_file(str(spec)).datatypes
+
+
+@pytest.mark.parametrize("text, culprit, expected", [
+    (NAT + "let f : nat -> nat |> { 0 => } = ?", "}", "expected an expression, found '}'"),
+    (NAT + "let f : nat -> |> { 0 => 1 } = ?", "|>", "expected a type, found '|>'"),
+    ("type t = | A\nlet f : t -> t |> { A => B } = ?", "B", "unknown constructor B"),
+    (NAT + "let f : nat -> nat |> { 0 => 1 }\n", None, "expected '=', found end of file"),
+])
+def test_syntax_errors_report_file_line_col_and_what_was_expected(tmp_path, text, culprit, expected):
+    spec = tmp_path / "bad.ml"
+    spec.write_text(text)
+    with pytest.raises(SynthSyntaxError) as info:
+        parse_file(str(spec))
+    lines = text.split("\n")          # the culprit is the last of its kind on the last line
+    line = len(lines)
+    col = 1 if culprit is None else lines[-1].rindex(culprit) + 1
+    msg = str(info.value)
+    assert msg.startswith(f"{spec}:{line}:{col}: "), msg
+    assert expected in msg
+
+
+def test_a_file_without_goal_is_an_error(tmp_path):
+    spec = tmp_path / "nogoal.ml"
+    spec.write_text(NAT)
+    with pytest.raises(SynthSyntaxError, match="no goal"):
+        parse_file(str(spec))

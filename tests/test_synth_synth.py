@@ -1,0 +1,193 @@
+"""The synthesiser: our own problems, focusing, limits, and a fast subset of the real suites."""
+import glob
+import os
+
+import pytest
+
+from lthkit.synth import synth as S
+from lthkit.synth.bench import PROBLEMS, external_suite, run_spec
+from lthkit.synth.parser import parse_file, parse_text
+from lthkit.synth.synth import Synth, synthesize, verify
+from lthkit.synth.syntax import Match, Proj, Var
+
+OWN = sorted(glob.glob(os.path.join(PROBLEMS, "*.ml")))
+
+# A fast subset of each external suite, chosen to cover booleans, recursion on lists, nats and
+# trees, higher-order inputs, helper calls as scrutinees, curried recursion and tuples.
+PLDI_FAST = ["bool_xor", "list_stutter", "list_filter", "list_nth", "list_pairwise_swap",
+             "list_compress", "list_sorted_insert", "list_rev_fold", "nat_max", "tree_binsert",
+             "tree_postorder", "list_fold"]
+POPL_FAST = ["list_dict_find", "list_tuple_swap", "list_fst", "list_length", "list_map_2",
+             "tree_binsert", "list_sorted_insert", "nat_dec"]
+
+
+def solve_file(path, **kw):
+    return synthesize(parse_file(path), timeout=60, **kw)
+
+
+@pytest.mark.parametrize("path", OWN, ids=lambda p: os.path.basename(p)[:-3])
+def test_own_problems_are_solved_and_verified(path):
+    res = solve_file(path)
+    assert res.solved and res.verified, res.limits
+    assert res.size > 0 and res.text.strip()
+
+
+def test_program_generalises_beyond_its_examples():
+    prog = parse_file(os.path.join(PROBLEMS, "list_stutter.ml"))
+    res = synthesize(prog)
+    syn = Synth(prog)
+    st = syn.store
+    from lthkit.synth.parser import parse_expr
+    fn = st.eval(res.program, {})
+    out = st.apply(fn, st.eval(parse_expr("[3; 1; 4]", prog), {}))
+    assert st.show(out) == "[3; 3; 1; 1; 4; 4]"
+
+
+def test_recursion_is_only_on_structurally_smaller_arguments():
+    # f 1 = 1 and f 0 = 0 could be met by `f n` itself; only `f` on a pattern variable is allowed
+    prog = parse_text("type nat =\n | O\n | S of nat\n"
+                      "let f : nat -> nat |> { 0 => 0 | 1 => 1 | 2 => 2 } = ?")
+    res = synthesize(prog)
+    assert res.solved
+
+    def calls(e, out):
+        from lthkit.synth.syntax import App, Ctor, Fix
+        if isinstance(e, App):
+            if isinstance(e.fn, Var) and e.fn.name == res.program.name:
+                out.append(e.arg)
+            calls(e.fn, out), calls(e.arg, out)
+        elif isinstance(e, Match):
+            calls(e.scrut, out)
+            for _, b in e.branches:
+                calls(b, out)
+        elif isinstance(e, Ctor) and e.arg is not None:
+            calls(e.arg, out)
+        elif isinstance(e, Fix):
+            calls(e.body, out)
+        return out
+    for arg in calls(res.program.body, []):
+        assert isinstance(arg, Var) and arg.name != res.program.param
+
+
+def test_verification_rejects_a_wrong_program():
+    prog = parse_file(os.path.join(PROBLEMS, "nat_double.ml"))
+    syn = Synth(prog)
+    res = synthesize(prog)
+    assert verify(syn, res.program)
+    from lthkit.synth.parser import parse_expr
+    wrong = parse_expr("fun (n:nat) -> S (n)", prog)
+    assert not verify(syn, wrong)
+
+
+def test_focusing_puts_projections_in_the_context_and_off_keeps_the_tuple():
+    prog = parse_file(os.path.join(PROBLEMS, "list_seconds.ml"))
+    for focusing in (True, False):
+        syn = Synth(prog, focusing=focusing)
+        syn.run()
+        deep = [sc for sc in all_scopes(syn) if any(isinstance(a.expr, Proj) for a in sc.atoms)
+                or any(a.type == ("T", (("T", (("B", "nat"), ("B", "nat"))), ("B", "plist")))
+                       for a in sc.atoms)]
+        assert deep, "no scope has the constructor's tuple in it"
+        for sc in deep:
+            tuple_vars = [a for a in sc.atoms if a.type[0] == "T"]
+            projections = [a for a in sc.atoms if isinstance(a.expr, Proj)]
+            if focusing:
+                assert not tuple_vars
+                # (nat * nat) * plist decomposes recursively into #1 (#1 t), #2 (#1 t), #2 t
+                assert {type(a.expr.expr).__name__ for a in projections} == {"Proj", "Var"}
+                assert len(projections) >= 3
+            else:
+                assert tuple_vars and not projections
+
+
+def all_scopes(syn):
+    seen, stack, out = set(), [], []
+    root = syn.root_scope
+    stack.append(root)
+    while stack:
+        sc = stack.pop()
+        if id(sc) in seen:
+            continue
+        seen.add(id(sc))
+        out.append(sc)
+        for v in sc._branches.values():
+            if isinstance(v, list):
+                stack.extend(child for _, _, child in v)
+            else:
+                stack.append(v)
+    return out
+
+
+def test_focusing_reduces_the_search_on_a_product_spec():
+    path = os.path.join(PROBLEMS, "list_seconds.ml")
+    on, off = solve_file(path), solve_file(path, focusing=False)
+    assert on.solved and off.solved
+    assert on.stats["terms"] < off.stats["terms"]
+
+
+def test_unsolvable_spec_reports_the_limits_reached(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "MAX_DEPTH", 1)
+    monkeypatch.setattr(S, "MAX_SIZE", 4)
+    prog = parse_text("type nat =\n | O\n | S of nat\n"
+                      "let f : nat -> nat |> { 0 => 3 | 1 => 0 | 2 => 5 | 3 => 1 } = ?")
+    res = synthesize(prog, timeout=30)
+    assert not res.solved and res.program is None
+    assert "match depth 1" in res.limits and "guess size 4" in res.limits
+
+
+HARD = """
+type nat =
+  | O
+  | S of nat
+
+type list =
+  | Nil
+  | Cons of nat * list
+
+let rec append (l1 : list) (l2 : list) : list =
+  match l1 with
+  | Nil -> l2
+  | Cons (x, r) -> Cons (x, append r l2)
+;;
+
+let f : list -> list -> list |>
+  { [] => ( [] => [3] | [1] => [0; 2] | [2; 2] => [1] )
+  | [1] => ( [] => [2; 0; 1] | [1] => [] | [0; 3] => [3; 3; 3] )
+  | [2; 0] => ( [] => [1; 1] | [1] => [4] | [2; 2] => [0; 0; 0; 1] )
+  | [0; 1; 2] => ( [] => [] | [5] => [2; 4] ) } = ?
+"""
+
+
+def test_timeout_is_honoured():
+    import time
+    t0 = time.perf_counter()
+    res = synthesize(parse_text(HARD), timeout=0.5)
+    elapsed = time.perf_counter() - t0
+    assert not res.solved and "timeout after 0.5 s" in res.limits
+    assert elapsed < 3.0
+
+
+def test_negative_examples_are_respected():
+    prog = parse_text("type nat =\n | Z\n | S of nat\n"
+                      "let f : nat -> nat |> /\\(0 -> 0, 1 -> not(0), 1 -> not(1)) = ?")
+    res = synthesize(prog)
+    assert res.solved and res.verified
+
+
+def suite_or_skip(name):
+    folder = external_suite(name)
+    if folder is None:
+        pytest.skip(f"{name} not found: set LTHKIT_SYNTH_BENCH to the synth-bench folder")
+    return folder
+
+
+@pytest.mark.parametrize("name", PLDI_FAST)
+def test_fast_subset_of_myth_suite(name):
+    row = run_spec(os.path.join(suite_or_skip("myth-pldi2015"), name + ".ml"), timeout=20)
+    assert row["solved"] and row["verified"], row["limits"]
+
+
+@pytest.mark.parametrize("name", POPL_FAST)
+def test_fast_subset_of_product_suite(name):
+    row = run_spec(os.path.join(suite_or_skip("popl2016-products"), name + ".ml"), timeout=20)
+    assert row["solved"] and row["verified"], row["limits"]
