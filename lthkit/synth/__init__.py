@@ -5,7 +5,7 @@ with the product types and focusing of the POPL 2016 follow-up.
     print(synthesize(parse_file("spec.ml"), timeout=10).text)
 
 Modules: ``syntax`` (types, terms), ``parser``, ``typecheck``, ``evaluate`` (values and the
-evaluator), ``enumerate`` (guessing terms by size), ``synth`` (refinement trees and the search),
+evaluator), ``guess`` (guessing terms by size), ``synth`` (refinement trees and the search),
 ``pretty``, ``bench`` (suites and tables), ``cli``.
 """
 from .parser import SynthSyntaxError, parse_file, parse_text

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from .syntax import App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, Proj, Tuple, Unit, Var, free_vars
+from .syntax import App, Ctor, Fix, Let, Match, PTuple, PVar, Proj, Tuple, Unit, Var, free_vars
 
 UNDEF = -1
 

@@ -13,153 +13,17 @@ Errors carry ``file:line:col`` and what was expected.
 from __future__ import annotations
 
 import os
-import re
-from dataclasses import dataclass, field
 
+from .lexer import SynthSyntaxError, TokenStream
+from .spec import ExTable, Goal, Not, Program
 from .syntax import (UNIT, App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, PWild, Proj, Tuple,
                      Unit, Var, arrow, base, show_type)
 
 
-class SynthSyntaxError(Exception):
-    pass
-
-
-class ExTable:
-    """Examples of a function: a list of (input, output) pairs; outputs may be tables."""
-    __slots__ = ("entries", "pos")
-
-    def __init__(self, entries, pos=None):
-        self.entries, self.pos = list(entries), pos
-
-
-class Not:
-    """A negative example ``in -> not(v)``: the output must differ from ``v``."""
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-
-@dataclass
-class Goal:
-    name: str
-    type: tuple
-    examples: object  # ExTable
-    pos: tuple
-
-
-@dataclass
-class Program:
-    path: str
-    datatypes: dict = field(default_factory=dict)   # type name -> [(ctor, arg type)]
-    ctors: dict = field(default_factory=dict)       # ctor -> (type name, arg type)
-    globals: list = field(default_factory=list)     # [(name, type, expr, pos)]
-    goal: Goal | None = None
-    style: str = "myth"                             # "myth" or "products"
-
-    def nat_ctors(self):
-        return literal_ctors(self, "nat")
-
-    def list_ctors(self):
-        return literal_ctors(self, "list")
-
-
-def literal_ctors(prog, tname):
-    """(nil-like ctor, cons-like ctor) of the datatype ``tname`` used by literal sugar."""
-    cs = prog.datatypes.get(tname)
-    if not cs:
-        return None
-    zero = [c for c, a in cs if a == UNIT]
-    succ = [c for c, a in cs if a != UNIT]
-    if len(zero) != 1 or len(succ) != 1:
-        return None
-    return zero[0], succ[0]
-
-
-TOKEN = re.compile(r"""
-    (?P<ws>\s+)
-  | (?P<comment>\(\*)
-  | (?P<string>"[^"\n]*")
-  | (?P<int>\d+)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_']*)
-  | (?P<sym>;;|\|>|=>|->|/\\|\#use|[()\[\]{},;|:*=#?])
-""", re.VERBOSE)
-
-KEYWORDS = {"type", "of", "let", "rec", "in", "match", "with", "fun", "fix", "unit"}
-
-
-def tokenize(text, path):
-    toks, i, line, lstart = [], 0, 1, 0
-    while i < len(text):
-        m = TOKEN.match(text, i)
-        if not m:
-            raise SynthSyntaxError(f"{path}:{line}:{i - lstart + 1}: unexpected character {text[i]!r}")
-        kind = m.lastgroup
-        if kind == "comment":
-            depth, j = 1, m.end()
-            while depth and j < len(text):
-                if text.startswith("(*", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("*)", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            if depth:
-                raise SynthSyntaxError(f"{path}:{line}:{i - lstart + 1}: unterminated comment")
-            end = j
-        else:
-            end = m.end()
-            if kind != "ws":
-                val = m.group(kind)
-                if kind == "ident" and val in KEYWORDS:
-                    kind = "kw"
-                toks.append((kind, val, line, i - lstart + 1))
-        chunk = text[i:end]
-        if "\n" in chunk:
-            line += chunk.count("\n")
-            lstart = i + chunk.rindex("\n") + 1
-        i = end
-    toks.append(("eof", "end of file", line, i - lstart + 1))
-    return toks
-
-
-class Parser:
+class Parser(TokenStream):
     def __init__(self, text, path, prog):
-        self.toks, self.i, self.path, self.prog = tokenize(text, path), 0, path, prog
-
-    # -- token helpers ---------------------------------------------------------------
-    def peek(self, k=0):
-        return self.toks[min(self.i + k, len(self.toks) - 1)]
-
-    def at(self, val, k=0):
-        t = self.peek(k)
-        return t[1] == val and t[0] in ("sym", "kw")
-
-    def fail(self, expected, tok=None):
-        kind, val, line, col = tok or self.peek()
-        found = "end of file" if kind == "eof" else repr(val)
-        raise SynthSyntaxError(f"{self.path}:{line}:{col}: expected {expected}, found {found}")
-
-    def expect(self, val):
-        if not self.at(val):
-            self.fail(repr(val))
-        self.i += 1
-
-    def accept(self, val):
-        if self.at(val):
-            self.i += 1
-            return True
-        return False
-
-    def ident(self, what="an identifier"):
-        t = self.peek()
-        if t[0] != "ident" or not (t[1][0].islower() or t[1][0] == "_"):
-            self.fail(what)
-        self.i += 1
-        return t[1]
-
-    def pos(self):
-        return (self.path, self.peek()[2], self.peek()[3])
+        super().__init__(text, path)
+        self.prog = prog
 
     # -- top level -------------------------------------------------------------------
     def program(self):

@@ -9,7 +9,7 @@ name-independent rendering used to compare a program with a peer tool's output.
 """
 from __future__ import annotations
 
-from .syntax import (App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, PWild, Proj, Tuple, Unit,
+from .syntax import (App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, Proj, Tuple, Unit,
                      Var, free_vars, show_type)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .parser import ExTable, Not
 from .pretty import inline
-from .syntax import (UNIT, App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, PWild, Proj, Tuple,
+from .syntax import (UNIT, App, Ctor, Fix, Let, Match, PTuple, PVar, Proj, Tuple,
                      Unit, Var, show_type)
 
 

@@ -1,0 +1,190 @@
+"""The refinement tree: scopes (a context and its example worlds) and goal nodes.
+
+A ``Scope`` holds the context as *atoms* -- variables, their projections when focusing, and
+recursive calls on structurally smaller arguments -- each with its vector of values, one per
+example world.  Match introduction makes one child scope per constructor (``Scope.branches``);
+``fix`` introduction makes a scope with one world per example input.  A ``Node`` is a goal in a
+scope: a type and the value wanted in each world.  The search over nodes is ``synth.Synth``.
+
+    scope = Scope(syn, 1, atoms, [], [], {}); node = scope.node(goal_type, (goal_value,))
+"""
+from __future__ import annotations
+
+from .evaluate import UNDEF
+from .guess import Enumerator
+from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var
+
+
+class Atom:
+    """A term of the context: a variable, a projection of one (focusing), or a recursive call."""
+    __slots__ = ("expr", "type", "vec", "size", "dec", "param_of")
+
+    def __init__(self, expr, typ, vec, size=1, dec=frozenset(), param_of=frozenset()):
+        self.expr, self.type, self.vec, self.size = expr, typ, vec, size
+        self.dec, self.param_of = dec, param_of
+
+
+def prefix(t):
+    if t[0] == "A":
+        return "f"
+    if t[0] == "T":
+        return "t" if t != UNIT else "u"
+    return t[1][0]
+
+
+class Scope:
+    """A context and its example worlds; the nodes below it share its enumerator."""
+
+    def __init__(self, syn, n, atoms, vars_, fixes, names):
+        self.syn, self.n, self.vars, self.fixes, self.names = syn, n, vars_, fixes, names
+        self.atoms = atoms + self.recursive_calls(atoms)
+        self._enum = None
+        self._scruts = {}
+        self._branches = {}
+        self._envs = None
+        self.nodes = {}
+        syn.stats["scopes"] += 1
+
+    def recursive_calls(self, atoms):
+        out = []
+        apply = self.syn.store.apply
+        vals = self.syn.store.vals
+        for fname, ptype, rtype, fvec in self.fixes:
+            for a in atoms:
+                if fname not in a.dec or a.size != 1:
+                    continue
+                # without focusing a smaller argument may sit inside a tuple variable
+                paths = [(a.expr, a.type, a.vec, 1)]
+                for e, t, v, sz in paths:
+                    if t == ptype:
+                        vec = tuple(map(apply, fvec, v))
+                        if UNDEF not in vec:
+                            out.append(Atom(App(Var(fname), e), rtype, vec, 1 + sz))
+                    elif t[0] == "T":
+                        for j, ct in enumerate(t[1]):
+                            paths.append((Proj(j + 1, e), ct, tuple(vals[x][1][j] for x in v), sz + 1))
+        return out
+
+    @property
+    def enum(self):
+        if self._enum is None:
+            self._enum = Enumerator(self)
+        return self._enum
+
+    def fresh(self, t):
+        p = prefix(t)
+        self.names[p] = self.names.get(p, 0) + 1
+        return f"{p}{self.names[p]}"
+
+    def fresh_names(self, types):
+        saved = dict(self.names)
+        out = [self.fresh(t) for t in types]
+        self.names = saved
+        return out
+
+    def envs(self):
+        if self._envs is None:
+            self._envs = [{x: vec[i] for x, vec in self.vars} for i in range(self.n)]
+        return self._envs
+
+    def node(self, typ, goal):
+        key = (typ, goal)
+        nd = self.nodes.get(key)
+        if nd is None:
+            nd = self.nodes[key] = Node(self, typ, goal)
+        return nd
+
+    # -- match introduction ----------------------------------------------------------------
+    def scrutinees(self, smax):
+        """(term, vector, branches) for every E-term of a datatype up to size smax that sends
+        at least one world to every constructor."""
+        out = []
+        vals = self.syn.store.vals
+        dts = self.syn.prog.datatypes
+        for s in range(1, smax + 1):
+            if s in self._scruts:
+                out.extend(self._scruts[s])
+                continue
+            found = []
+            for term, t, vec in self.enum.elims_of_size(s):
+                if t[0] != "B":
+                    continue
+                ctors = dts[t[1]]
+                if len(ctors) < 2:
+                    continue
+                heads = {vals[v][1] for v in vec}
+                if len(heads) == len(ctors):
+                    found.append((term, t, vec, s))
+            self._scruts[s] = found
+            out.extend(found)
+        return out
+
+    def branches(self, scrut):
+        """Child scopes of a match on ``scrut``: [(pattern, world indices, scope)]."""
+        term, typ, vec, _ = scrut
+        key = id(term)
+        got = self._branches.get(key)
+        if got is not None:
+            return got
+        syn = self.syn
+        vals = syn.store.vals
+        atom = next((a for a in self.atoms if a.expr is term), None)
+        dec = (atom.dec | atom.param_of) if atom is not None and atom.size == 1 else frozenset()
+        out = []
+        for cname, atype in syn.prog.datatypes[typ[1]]:
+            idx = [i for i, v in enumerate(vec) if vals[v][1] == cname]
+            args = tuple(vals[vec[i]][2] for i in idx)
+            names = dict(self.names)
+            proj = lambda v: tuple(v[i] for i in idx)
+            atoms = [Atom(a.expr, a.type, proj(a.vec), a.size, a.dec, a.param_of)
+                     for a in self.atoms if a.size == 1]
+            vars_ = [(x, proj(v)) for x, v in self.vars]
+            fixes = [(f, pt, rt, proj(fv)) for f, pt, rt, fv in self.fixes]
+            child = Scope.__new__(Scope)
+            child.names = names
+            pat = None
+            if atype != UNIT:
+                if syn.style == "myth" and atype[0] == "T":
+                    xs = []
+                    for j, ct in enumerate(atype[1]):
+                        x = Scope.fresh(child, ct)
+                        xs.append(PVar(x))
+                        cvec = tuple(vals[a][1][j] for a in args)
+                        vars_.append((x, cvec))
+                        atoms.append(Atom(Var(x), ct, cvec, 1, dec))
+                    pat = PTuple(xs)
+                else:
+                    x = Scope.fresh(child, atype)
+                    pat = PVar(x)
+                    vars_.append((x, args))
+                    atoms.extend(decompose(syn, Var(x), atype, args, dec))
+            Scope.__init__(child, syn, len(idx), atoms, vars_, fixes, child.names)
+            out.append((PCtor(cname, pat), idx, child))
+        self._branches[key] = out
+        return out
+
+
+def decompose(syn, expr, typ, vec, dec):
+    """Focusing: a variable of product type enters the context as its projections."""
+    if typ == UNIT:
+        return []
+    if typ[0] != "T" or not syn.focusing:
+        return [Atom(expr, typ, vec, 1, dec)]
+    out = []
+    vals = syn.store.vals
+    for j, ct in enumerate(typ[1]):
+        out.extend(decompose(syn, Proj(j + 1, expr), ct, tuple(vals[v][1][j] for v in vec), dec))
+    return out
+
+
+class Node:
+    __slots__ = ("scope", "type", "goal", "plain", "fails", "sol", "cost")
+
+    def __init__(self, scope, typ, goal):
+        self.scope, self.type, self.goal = scope, typ, goal
+        vals = scope.syn.store.vals
+        self.plain = all(g >= 0 and vals[g][0] != "N" for g in goal)
+        self.fails = {}
+        self.sol = None
+        self.cost = None
+        scope.syn.stats["nodes"] += 1
