@@ -29,6 +29,7 @@ ANY = -2                # an unconstrained world (e.g. a negative example alread
 MAX_DEPTH = 3           # match depth limit
 MAX_SIZE = 14           # guess size limit
 MAX_SCRUTINEE = 3       # scrutinee size limit
+FIRST_PASS = ((0, 8), (1, 10), (2, 11), (3, 12))    # (match depth, guess size cap)
 
 
 class SynthTimeout(Exception):
@@ -76,6 +77,14 @@ class Synth:
 
     # -- search ----------------------------------------------------------------------------
     def plan(self):
+        """(match depth, guess size) budgets in the order tried.  A first pass caps the guess
+        size by depth, so a deeper tree of small terms is tried before huge guesses in a
+        shallow one; the second pass covers the full limits.  Failures are memoised per node,
+        so budgets already tried cost a lookup."""
+        for d, cap in FIRST_PASS:
+            if d <= MAX_DEPTH:
+                for k in range(1, min(cap, MAX_SIZE) + 1):
+                    yield d, k
         for d in range(0, MAX_DEPTH + 1):
             for k in range(1, MAX_SIZE + 1):
                 yield d, k
