@@ -191,3 +191,24 @@ def test_fast_subset_of_myth_suite(name):
 def test_fast_subset_of_product_suite(name):
     row = run_spec(os.path.join(suite_or_skip("popl2016-products"), name + ".ml"), timeout=20)
     assert row["solved"] and row["verified"], row["limits"]
+
+
+def test_explain_traces_the_refinement_tree_of_the_worked_example():
+    from lthkit.synth.appendix import explain
+    text = explain(parse_file(os.path.join(PROBLEMS, "list_stutter.ml")))
+    rules = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith("└")]
+    assert rules[0].startswith("fix f1 (l1:list)") and rules[1] == "match l1"
+    assert "guess f1 l2" in rules                   # the recursive call on the tail
+    assert "[Cons (n1, l2)] list" in text and "l1=[0; 2], n1=0, l2=[2] ⇒ [0; 0; 2; 2]" in text
+
+
+def test_appendix_parameters_are_validated():
+    hparams = pytest.importorskip("lthkit.hparams")
+    from lthkit.synth.appendix import register
+    register()
+    hp = hparams.resolve("synthesis", suites="own", timeout=5)
+    assert hp.suites == "own" and hp.timeout == 5.0
+    with pytest.raises(hparams.ParameterError, match="suites"):
+        hparams.resolve("synthesis", suites="everything")
+    with pytest.raises(hparams.ParameterError, match="timeout"):
+        hparams.resolve("synthesis", timeout=0)

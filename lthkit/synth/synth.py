@@ -93,7 +93,7 @@ class Synth:
         atoms = [Atom(Var(name), t, (self.store.globals[name],))
                  for name, t, _e, _p in self.prog.globals]
         self.root_scope = Scope(self, 1, atoms, [], [], {})
-        root = self.root_scope.node(self.prog.goal.type, (self.goal_value,))
+        root = self.root = self.root_scope.node(self.prog.goal.type, (self.goal_value,))
         for d, k in self.plan():
             term = self.solve(root, d, k)
             if term is not None:
@@ -114,9 +114,9 @@ class Synth:
             if node.fails.get(d, 0) < k:
                 node.fails[d] = k
             return None
-        term, cost = found
+        term, cost, via = found
         if node.sol is None or cost <= node.cost:
-            node.sol, node.cost = term, cost
+            node.sol, node.cost, node.via = term, cost, via
         return term
 
     def attempt(self, node, d, k):
@@ -125,16 +125,16 @@ class Synth:
             return self.intro_fix(node, d, k)
         if t[0] == "T":
             if t == UNIT:
-                return UnitTerm, (0, 0)
+                return UnitTerm, (0, 0), ("tuple", [])
             return self.intro_tuple(node, d, k)
         vals = self.store.vals
         g0 = goal[0]
         if g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
                 and all(g == g0 for g in goal):
-            return Ctor(vals[g0][1]), (0, 1)       # a constant constructor: no guessing
+            return Ctor(vals[g0][1]), (0, 1), ("constructor", [])   # a constant: no guessing
         term = self.guess(node, k)
         if term is not None:
-            return term, (0, size(term))
+            return term, (0, size(term)), ("guess", [])
         # A constructor whose arguments need no match is preferred to a match here; a match
         # here is preferred to one repeated inside every argument of the constructor.
         found = self.intro_ctor(node, 0, k)
@@ -200,12 +200,12 @@ class Synth:
             return None
         f, x = child.fix_names
         cnode = child.node(rtype, tuple(outs))
-        return Fix(f, x, ptype, rtype, body), cnode.cost
+        return Fix(f, x, ptype, rtype, body), cnode.cost, ("fix", [cnode])
 
     def intro_tuple(self, node, d, k):
         vals = self.store.vals
         comps = node.type[1]
-        items, cost = [], (0, 0)
+        items, cost, kids = [], (0, 0), []
         for j, ct in enumerate(comps):
             sub = tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
             cn = node.scope.node(ct, sub)
@@ -213,8 +213,9 @@ class Synth:
             if term is None:
                 return None
             items.append(term)
+            kids.append(cn)
             cost = max(cost, cn.cost)
-        return Tuple(items), cost
+        return Tuple(items), cost, ("tuple", kids)
 
     def intro_ctor(self, node, d, k):
         vals = self.store.vals
@@ -238,12 +239,12 @@ class Synth:
                 else:
                     sub.append(self.store.negative(same))
         if atype == UNIT:
-            return Ctor(cname), (0, 1)
+            return Ctor(cname), (0, 1), ("constructor", [])
         cn = node.scope.node(atype, tuple(sub))
         term = self.solve(cn, d, k)
         if term is None:
             return None
-        return Ctor(cname, term), cn.cost
+        return Ctor(cname, term), cn.cost, ("constructor", [cn])
 
     def intro_match(self, node, d, k):
         scope = node.scope
@@ -251,16 +252,17 @@ class Synth:
             branches = scope.branches(scrut)
             if any(not idx for _, idx, _ in branches):
                 continue
-            arms, cost = [], (d, 0)
+            arms, cost, kids = [], (d, 0), []
             for pat, idx, child in branches:
                 cn = child.node(node.type, tuple(node.goal[i] for i in idx))
                 term = self.solve(cn, d - 1, k)
                 if term is None:
                     break
                 arms.append((pat, term))
+                kids.append(cn)
                 cost = (max(cost[0], cn.cost[0] + 1), max(cost[1], cn.cost[1]))
             else:
-                return Match(scrut[0], arms), cost
+                return Match(scrut[0], arms), cost, ("match", kids)
         return None
 
 

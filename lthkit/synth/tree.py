@@ -178,7 +178,7 @@ def decompose(syn, expr, typ, vec, dec):
 
 
 class Node:
-    __slots__ = ("scope", "type", "goal", "plain", "fails", "sol", "cost")
+    __slots__ = ("scope", "type", "goal", "plain", "fails", "sol", "cost", "via")
 
     def __init__(self, scope, typ, goal):
         self.scope, self.type, self.goal = scope, typ, goal
@@ -187,4 +187,5 @@ class Node:
         self.fails = {}
         self.sol = None
         self.cost = None
+        self.via = None         # (rule, child nodes) of the solution
         scope.syn.stats["nodes"] += 1
