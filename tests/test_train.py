@@ -1,0 +1,272 @@
+"""lthkit.train: deterministic training under a mask, checkpoints, early stopping, resuming.
+
+Runs are LeNet-300-100 on mnist5k for a few dozen iterations: seconds each."""
+import dataclasses
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lthkit import data, masks, models
+from lthkit.train import Config, Result, deterministic, evaluate, learning_rate, train
+
+ADAM = Config(optimizer="adam", lr=1.2e-3, batch_size=60, train_steps="30it", eval_every="10it")
+SGD = Config(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, batch_size=60,
+             train_steps="30it", eval_every="10it")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # Tiny matrices: a second intra-op thread only adds contention on a busy 2-core machine.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.load("mnist5k").split_validation(500, seed=0)
+
+
+@pytest.fixture(scope="module")
+def sparse_mask():
+    """30% of LeNet's weights, chosen at random (so small and large weights are both pruned)."""
+    model = models.build("lenet_300_100", init_seed=0)
+    rates = dict.fromkeys(models.prunable(model), 0.7)
+    return masks.random_prune(masks.magnitude_prune(masks.weights(model), masks.Mask.ones(model),
+                                                    rates), prune_seed=0)
+
+
+def _run(data_, config, order_seed=0, init_seed=0, **kwargs):
+    model = models.build("lenet_300_100", init_seed)
+    return model, train(model, data_, config, order_seed, **kwargs)
+
+
+def _same_state(a, b):
+    return set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --- masks survive training ------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [ADAM, SGD], ids=["adam", "sgd-momentum-decay"])
+def test_pruned_weights_are_exactly_zero_after_training(mnist, sparse_mask, config):
+    initial = models.build("lenet_300_100", 0).state_dict()
+    model, result = _run(mnist, config, mask=sparse_mask)
+    params = dict(model.named_parameters())
+    for name, keep in sparse_mask.items():
+        assert torch.count_nonzero(result.final_state[name][~keep]) == 0
+        assert torch.count_nonzero(params[name].detach()[~keep]) == 0
+        # the survivors did train
+        assert not torch.equal(result.final_state[name][keep], initial[name][keep])
+    for checkpoint in result.checkpoints.values():
+        assert all(torch.count_nonzero(checkpoint[n][~k]) == 0 for n, k in sparse_mask.items())
+
+
+def test_training_learns(mnist):
+    _, result = _run(mnist, dataclasses.replace(ADAM, train_steps="1ep", eval_every="1ep"))
+    first, last = result.trajectory[0], result.trajectory[-1]
+    assert first["iteration"] == 0 and last["iteration"] == mnist.iterations_per_epoch(60)
+    assert last["test_acc"] > 0.75 > first["test_acc"]
+    assert last["val_loss"] < first["val_loss"]
+
+
+# --- determinism -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("config", [ADAM, SGD], ids=["adam", "sgd-momentum-decay"])
+def test_same_seeds_give_bitwise_identical_runs(mnist, sparse_mask, config):
+    _, a = _run(mnist, config, order_seed=3, mask=sparse_mask, checkpoints=["5it"])
+    _, b = _run(mnist, config, order_seed=3, mask=sparse_mask, checkpoints=["5it"])
+    assert a.trajectory == b.trajectory  # floats compared exactly
+    assert _same_state(a.final_state, b.final_state)
+    assert _same_state(a.checkpoints[5], b.checkpoints[5])
+    assert (a.early_stop_iteration, a.early_stop_test_acc) == (b.early_stop_iteration,
+                                                               b.early_stop_test_acc)
+
+
+def test_another_order_seed_changes_the_run(mnist):
+    _, a = _run(mnist, ADAM, order_seed=0)
+    _, b = _run(mnist, ADAM, order_seed=1)
+    assert a.trajectory[0] == b.trajectory[0]  # same initial weights
+    assert a.trajectory[1:] != b.trajectory[1:]
+    assert not _same_state(a.final_state, b.final_state)
+
+
+def test_another_init_seed_changes_the_run(mnist):
+    _, a = _run(mnist, ADAM, init_seed=0)
+    _, b = _run(mnist, ADAM, init_seed=1)
+    assert a.trajectory[0] != b.trajectory[0]
+    assert not _same_state(a.final_state, b.final_state)
+
+
+def test_deterministic_context_restores_the_previous_setting():
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic():
+        assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before
+
+
+# --- trajectory, checkpoints, early stopping ---------------------------------------------------
+
+def test_trajectory_is_evaluated_every_n_iterations_and_at_the_end(mnist):
+    _, result = _run(mnist, dataclasses.replace(ADAM, train_steps="25it"), checkpoints=["7it"])
+    assert [row["iteration"] for row in result.trajectory] == [0, 7, 10, 20, 25]
+    for row in result.trajectory:
+        assert set(row) == {"iteration", "val_loss", "val_acc", "test_loss", "test_acc"}
+        assert 0.0 <= row["test_acc"] <= 1.0 and row["val_loss"] > 0
+    assert result.at(20) is result.trajectory[3]
+
+
+def test_without_a_validation_split_there_are_only_test_metrics(mnist):
+    no_val = data.Dataset("mnist5k", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, 10)
+    _, result = _run(no_val, ADAM)
+    assert all(set(row) == {"iteration", "test_loss", "test_acc"} for row in result.trajectory)
+    best = min(result.trajectory, key=lambda row: row["test_loss"])
+    assert result.early_stop_iteration == best["iteration"]
+
+
+def test_checkpoints_are_the_weights_at_the_requested_steps(mnist, sparse_mask):
+    per_epoch = mnist.iterations_per_epoch(60)
+    config = dataclasses.replace(ADAM, train_steps="1ep5it", eval_every="1ep")
+    model, result = _run(mnist, config, mask=sparse_mask, checkpoints=["0it", "7it", "1ep", 3])
+    assert set(result.checkpoints) == {0, 3, 7, per_epoch}
+    # step 0 is the initialisation under the mask
+    initial = models.build("lenet_300_100", 0)
+    masks.apply(initial, sparse_mask)
+    assert _same_state(result.checkpoints[0], initial.state_dict())
+    # step k is what a run stopped at k ends with
+    for step in ("7it", "1ep"):
+        _, shorter = _run(mnist, dataclasses.replace(config, train_steps=step), mask=sparse_mask)
+        k = per_epoch if step == "1ep" else 7
+        assert _same_state(result.checkpoints[k], shorter.final_state)
+    # checkpoints are copies, not views of the live weights
+    assert not torch.equal(result.checkpoints[7]["layers.0.weight"],
+                           model.state_dict()["layers.0.weight"])
+    # every checkpointed step also has a row in the trajectory
+    assert {0, 3, 7, per_epoch} <= {row["iteration"] for row in result.trajectory}
+
+
+def test_early_stop_iteration_is_the_minimum_validation_loss(mnist):
+    # A large learning rate makes the validation loss bounce, so the minimum is not just the end.
+    config = dataclasses.replace(ADAM, lr=0.02, train_steps="40it", eval_every="4it")
+    _, result = _run(mnist, config)
+    losses = [row["val_loss"] for row in result.trajectory]
+    best = losses.index(min(losses))
+    assert 0 < best < len(losses) - 1  # the setting makes this a real choice, not the last row
+    assert result.early_stop_iteration == result.trajectory[best]["iteration"]
+    assert result.early_stop_test_acc == result.trajectory[best]["test_acc"]
+    assert result.final_test_acc == result.trajectory[-1]["test_acc"]
+
+
+# --- resuming ----------------------------------------------------------------------------------
+
+RESUMABLE = Config(optimizer="sgd", lr=0.1, weight_decay=5e-4, batch_size=60, train_steps="70it",
+                   eval_every="10it", warmup="10it", milestones=("1ep",), gamma=0.1)
+
+
+@pytest.mark.parametrize("k", [5, 15, "1ep3it"])
+def test_resuming_from_the_checkpoint_at_k_reproduces_the_full_run(mnist, sparse_mask, k):
+    """Batches and learning rate pick up where they were (SGD keeps no state beyond the weights).
+
+    The schedule warms up for 10 iterations and decays at 1 epoch (59 iterations), so the three
+    starting points fall in the warm-up, the plateau and the decayed phase, crossing an epoch."""
+    _, full = _run(mnist, RESUMABLE, order_seed=2, mask=sparse_mask, checkpoints=[k])
+    (at,) = full.checkpoints
+    model = models.build("lenet_300_100", init_seed=9)  # its own weights are all overwritten
+    model.load_state_dict(full.checkpoints[at])
+    resumed = train(model, mnist, RESUMABLE, order_seed=2, mask=sparse_mask, start=k,
+                    checkpoints=[k])
+    assert _same_state(resumed.final_state, full.final_state)
+    assert _same_state(resumed.checkpoints[at], full.checkpoints[at])
+    assert resumed.trajectory[0]["iteration"] == at
+    assert resumed.trajectory == [row for row in full.trajectory if row["iteration"] >= at]
+
+    # Sanity check that the comparison can fail: restarting the clock at 0 gives other weights.
+    model.load_state_dict(full.checkpoints[at])
+    remaining = 70 - at
+    restarted = train(model, mnist, dataclasses.replace(RESUMABLE, train_steps=f"{remaining}it"),
+                      order_seed=2, mask=sparse_mask)
+    assert not _same_state(restarted.final_state, full.final_state)
+
+
+def test_start_after_the_end_raises(mnist):
+    with pytest.raises(ValueError, match="start"):
+        _run(mnist, ADAM, start="31it")
+
+
+def test_start_at_the_end_only_evaluates(mnist):
+    model, result = _run(mnist, ADAM, start="30it")
+    assert [row["iteration"] for row in result.trajectory] == [30]
+    assert _same_state(result.final_state, models.build("lenet_300_100", 0).state_dict())
+
+
+# --- the learning-rate schedule --------------------------------------------------------------
+
+def test_learning_rate_warms_up_linearly_then_steps_down_at_milestones():
+    config = Config(lr=1.0, warmup="4it", milestones=("2ep", "3ep"), gamma=0.5)
+    per_epoch = 5
+    rates = [learning_rate(config, i, per_epoch) for i in range(20)]
+    assert rates[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert rates[4:10] == [1.0] * 6
+    assert rates[10:15] == [0.5] * 5  # from iteration 2 × 5
+    assert rates[15:] == [0.25] * 5
+
+
+def test_no_warmup_no_milestones_is_a_constant_rate():
+    config = Config(lr=0.3)
+    assert {learning_rate(config, i, 7) for i in range(50)} == {0.3}
+
+
+def test_the_schedule_drives_the_optimiser(mnist):
+    # A rate multiplied by 0 from the start: nothing may move.
+    frozen = dataclasses.replace(SGD, momentum=0.0, weight_decay=0.0, milestones=("0it",), gamma=0.0)
+    _, result = _run(mnist, frozen)
+    assert _same_state(result.final_state, models.build("lenet_300_100", 0).state_dict())
+
+
+def test_the_first_warmup_step_takes_a_fraction_of_the_rate(mnist):
+    config = Config(optimizer="sgd", lr=0.4, batch_size=60, train_steps="1it", warmup="4it")
+    model = models.build("lenet_300_100", 0)
+    x, y = next(mnist.batches(60, order_seed=5, start=0, stop=1))
+    F.cross_entropy(model(x), y).backward()
+    expected = {n: p.detach() - 0.1 * p.grad for n, p in model.named_parameters()}
+    _, result = _run(mnist, config, order_seed=5)
+    for n, value in expected.items():
+        torch.testing.assert_close(result.final_state[n], value, rtol=1e-5, atol=1e-7)
+
+
+# --- odds and ends -----------------------------------------------------------------------------
+
+def test_unknown_optimizer_raises(mnist):
+    with pytest.raises(ValueError, match="rmsprop"):
+        _run(mnist, dataclasses.replace(ADAM, optimizer="rmsprop"))
+
+
+def test_progress_advances_once_per_iteration(mnist):
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    bar = Bar()
+    _run(mnist, ADAM, start="12it", progress=bar)
+    assert bar.n == 30 - 12
+
+
+def test_evaluate_is_mean_cross_entropy_and_accuracy(mnist):
+    model = models.build("lenet_300_100", 4)
+    model.train()
+    loss, acc = evaluate(model, mnist.x_test, mnist.y_test, chunk=300)
+    with torch.no_grad():
+        logits = model(mnist.x_test)
+    assert loss == pytest.approx(float(F.cross_entropy(logits, mnist.y_test)), rel=1e-5)
+    assert acc == int((logits.argmax(1) == mnist.y_test).sum()) / len(mnist.y_test)
+    assert model.training  # the mode is restored
+
+
+def test_result_at_finds_a_row():
+    result = Result(trajectory=[{"iteration": 0}, {"iteration": 5}])
+    assert result.at(5) == {"iteration": 5}
+    with pytest.raises(StopIteration):
+        result.at(3)
