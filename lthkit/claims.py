@@ -64,7 +64,7 @@ def table(records: Iterable[Claim]) -> pd.DataFrame:
     rows = [r.as_dict() for r in records]
     df = pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # object: 36 stays 36, not 36.0
     df = df.where(df.notna(), "—")  # an undecided measurement reads as a dash, not NaN
-    df.index = pd.RangeIndex(1, len(df) + 1, name="#")
+    df.index = pd.RangeIndex(1, len(df) + 1)
     return df
 
 
