@@ -212,3 +212,21 @@ def test_appendix_parameters_are_validated():
         hparams.resolve("synthesis", suites="everything")
     with pytest.raises(hparams.ParameterError, match="timeout"):
         hparams.resolve("synthesis", timeout=0)
+
+
+def test_appendix_notebook_is_ready_for_the_book():
+    nbformat = pytest.importorskip("nbformat")
+    here = os.path.join(os.path.dirname(PROBLEMS), "staging", "A1_type_directed_synthesis.ipynb")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(PROBLEMS)))
+    path = next(p for p in (os.path.join(root, "notebooks", "A1_type_directed_synthesis.ipynb"), here)
+                if os.path.exists(p))
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].metadata.get("tags") == ["parameters"]
+    assert not any(c.get("outputs") for c in code), "outputs must be stripped"
+    meta = nb.metadata["lthkit"]
+    assert meta["chapter"] == "synthesis"
+    hparams = pytest.importorskip("lthkit.hparams")
+    from lthkit.synth.appendix import register
+    register()
+    hparams.resolve("synthesis", **meta["ci_parameters"])
