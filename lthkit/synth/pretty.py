@@ -58,8 +58,13 @@ def inline(e, style, prec=0):
         arms = " ".join(f"| {show_pattern(p, style)} -> {inline(b, style)}" for p, b in e.branches)
         return f"(match {inline(e.scrut, style)} with {arms})"
     if isinstance(e, Fix):
-        head = f"({e.param}:{show_type(e.ptype)})"
-        return f"(fun {head} -> {inline(e.body, style)})"
+        heads = []
+        while isinstance(e, Fix) and not (e.name and e.name in free_vars(e.body)):
+            heads.append(f"fun ({e.param}:{show_type(e.ptype)}) ->")
+            e = e.body
+        if not heads:       # a recursive function inside a term: say so in the products form
+            return f"(fix {e.name} ({e.param}:{show_type(e.ptype)}) : {show_type(e.rtype)} -> {inline(e.body, style)})"
+        return "(" + " ".join(heads) + " " + inline(e, style) + ")"
     return "(" + " ".join(line.strip() for line in block(e, style, 0)) + ")"
 
 
