@@ -90,9 +90,12 @@ class Enumerator:
                     if UNDEF in vec:
                         continue
                     self.add(App(fn, arg), rtype, vec, s)
-        if s >= 2 and not syn.focusing:
+        if s >= 2:
+            # Projections of tuple-valued terms.  With focusing no variable has a tuple type
+            # (it entered the context as its projections), so only results of applications
+            # are projected here; without focusing the guesser must project variables too.
             for e, t, vec in list(self.elims.get(s - 1, ())):
-                if t[0] == "T":
+                if t[0] == "T" and t != UNIT:
                     for i, ct in enumerate(t[1]):
                         if ct != UNIT:
                             self.add(Proj(i + 1, e), ct, tuple(store.vals[v][1][i] for v in vec), s)

@@ -120,13 +120,11 @@ class Synth:
         return term
 
     def attempt(self, node, d, k):
-        t, goal, scope = node.type, node.goal, node.scope
+        t, goal = node.type, node.goal
         if t[0] == "A":
             return self.intro_fix(node, d, k)
-        if t[0] == "T":
-            if t == UNIT:
-                return UnitTerm, (0, 0), ("tuple", [])
-            return self.intro_tuple(node, d, k)
+        if t == UNIT:
+            return UnitTerm, (0, 0), ("tuple", [])
         vals = self.store.vals
         g0 = goal[0]
         if g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
@@ -135,15 +133,16 @@ class Synth:
         term = self.guess(node, k)
         if term is not None:
             return term, (0, size(term)), ("guess", [])
-        # A constructor whose arguments need no match is preferred to a match here; a match
-        # here is preferred to one repeated inside every argument of the constructor.
-        found = self.intro_ctor(node, 0, k)
+        # A constructor (or tuple) whose arguments need no match is preferred to a match here;
+        # a match here is preferred to one repeated inside every argument.
+        intro = self.intro_tuple if t[0] == "T" else self.intro_ctor
+        found = intro(node, 0, k)
         if found is not None or d == 0:
             return found
         found = self.intro_match(node, d, k)
         if found is not None:
             return found
-        return self.intro_ctor(node, d, k)
+        return intro(node, d, k)
 
     def guess(self, node, k):
         enum = node.scope.enum
