@@ -1,0 +1,293 @@
+"""lthkit.lottery: iterative magnitude pruning with rewinding, its controls, and the store.
+
+A tiny IMP (LeNet on mnist5k, 2 rounds of 30 iterations, rewinding to iteration 10) runs once
+with every training call recorded; the tests then redo by hand what IMP should have done and
+compare bitwise."""
+import dataclasses
+
+import pytest
+import torch
+
+import lthkit.lottery
+from lthkit import data, masks, models
+from lthkit.lottery import Experiment, imp, runs
+from lthkit.steps import Step
+from lthkit.train import Config, evaluate, train
+
+CONFIG = Config(optimizer="adam", lr=1.2e-3, batch_size=60, train_steps="30it", eval_every="10it")
+EXPERIMENT = Experiment(model="lenet_300_100", dataset="mnist5k", train=CONFIG, rounds=2,
+                        prune_rate=0.2, output_prune_rate=0.1, rewind_step="10it")
+REWIND = 10
+SEED = 0
+
+
+class Spy:
+    """Stands in for ``lthkit.lottery.train``: records each call, then trains for real."""
+
+    def __init__(self, fail_after=None):
+        self.calls, self.fail_after = [], fail_after
+
+    def __call__(self, model, data_, config, order_seed, *, mask=None, start=0, **kwargs):
+        if self.fail_after is not None and len(self.calls) == self.fail_after:
+            raise KeyboardInterrupt("interrupted")
+        call = {"initial": {k: v.clone() for k, v in model.state_dict().items()},
+                "mask": None if mask is None else masks.Mask({n: m.clone() for n, m in mask.items()}),
+                "start": start, "order_seed": order_seed, "config": config}
+        call["result"] = train(model, data_, config, order_seed, mask=mask, start=start, **kwargs)
+        self.calls.append(call)
+        return call["result"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return data.load("mnist5k").split_validation(500, seed=0)
+
+
+@pytest.fixture(scope="module")
+def recorded(mnist, tmp_path_factory):
+    """IMP run once into a fresh store, with its training calls recorded in order."""
+    store_root = tmp_path_factory.mktemp("store")
+    spy = Spy()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTHKIT_STORE", str(store_root))
+        patch.setattr(lthkit.lottery, "train", spy)
+        rows = imp(EXPERIMENT, mnist, seed=SEED)
+    return {"rows": rows, "calls": spy.calls, "store": store_root}
+
+
+@pytest.fixture(scope="module")
+def by_hand(mnist):
+    """IMP redone step by step from the public pieces: dense run, prune, rewind, train."""
+    dense = train(models.build("lenet_300_100", SEED), mnist, CONFIG, SEED, checkpoints=[REWIND])
+    rewind_state = dense.checkpoints[REWIND]
+    mask = masks.Mask.ones(models.build("lenet_300_100", SEED))
+    previous, ticket_masks, tickets = dense.final_state, [], []
+    for _ in range(EXPERIMENT.rounds):
+        trained = {n: previous[n] for n in mask}
+        mask = masks.magnitude_prune(trained, mask, masks.layer_rates(mask, 0.2, 0.1))
+        model = models.build("lenet_300_100", SEED)
+        model.load_state_dict(rewind_state)
+        result = train(model, mnist, CONFIG, SEED, mask=mask, start=REWIND)
+        ticket_masks.append(mask)
+        tickets.append(result)
+        previous = result.final_state
+    return {"dense": dense, "rewind_state": rewind_state, "masks": ticket_masks, "tickets": tickets}
+
+
+def _same(a, b):
+    return set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _calls(recorded, kind, round_):
+    """The recorded training call for (kind, round): IMP trains ticket, reinit, random per round."""
+    if round_ == 0:
+        return recorded["calls"][0]
+    return recorded["calls"][1 + 3 * (round_ - 1) + ("ticket", "reinit", "random").index(kind)]
+
+
+def _iteration(step, data_):
+    return Step.parse(step).iterations(data_.iterations_per_epoch(CONFIG.batch_size))
+
+
+def _expected_layer_kept(sizes, rates, rounds):
+    kept = dict(sizes)
+    for _ in range(rounds):
+        kept = {n: k - round(k * rates[n]) for n, k in kept.items()}
+    return kept
+
+
+# --- rows ----------------------------------------------------------------------------------------
+
+def test_rows_one_per_round_and_kind(recorded):
+    rows = recorded["rows"]
+    assert [(r["round"], r["kind"]) for r in rows] == [
+        (0, "ticket"), (1, "ticket"), (1, "reinit"), (1, "random"),
+        (2, "ticket"), (2, "reinit"), (2, "random")]
+    assert len(rows) == runs(EXPERIMENT) == len(recorded["calls"])
+    for row in rows:
+        assert {"round", "kind", "density", "weights_remaining", "early_stop_iteration",
+                "early_stop_test_acc", "final_test_acc", "trajectory"} <= set(row)
+        assert row["weights_remaining"] == pytest.approx(100 * row["density"])
+        assert 0 <= row["early_stop_test_acc"] <= 1
+
+
+def test_rows_report_their_own_training_run(recorded):
+    for row, call in zip(recorded["rows"], recorded["calls"]):
+        result = call["result"]
+        assert row["trajectory"] == result.trajectory
+        assert row["early_stop_iteration"] == result.early_stop_iteration
+        assert row["early_stop_test_acc"] == result.early_stop_test_acc
+        assert row["final_test_acc"] == result.final_test_acc
+
+
+def test_density_falls_per_round_as_the_rates_say(recorded):
+    model = models.build("lenet_300_100", 0)
+    sizes = {n: p.numel() for n, p in masks.weights(model).items()}
+    rates = {n: 0.2 for n in sizes} | {models.output_layer(model): 0.1}
+    total = sum(sizes.values())
+    for round_ in range(EXPERIMENT.rounds + 1):
+        kept = _expected_layer_kept(sizes, rates, round_)
+        density = sum(kept.values()) / total
+        for row in recorded["rows"]:
+            if row["round"] == round_:
+                assert row["density"] == pytest.approx(density, abs=1e-12)
+        if round_:
+            mask = _calls(recorded, "ticket", round_)["mask"]
+            assert {n: int(m.sum()) for n, m in mask.items()} == kept
+            hidden, output = mask.layer_density()["layers.0.weight"], mask.layer_density()[
+                "layers.2.weight"]
+            assert hidden == pytest.approx(0.8 ** round_, abs=1e-3)
+            assert output == pytest.approx(0.9 ** round_, abs=1e-3)
+
+
+# --- rewinding -----------------------------------------------------------------------------------
+
+def test_the_dense_run_is_the_plain_training_run(recorded, by_hand):
+    call = _calls(recorded, "ticket", 0)
+    assert call["mask"] is None and call["start"] == 0
+    assert _same(call["initial"], models.build("lenet_300_100", SEED).state_dict())
+    assert _same(call["result"].final_state, by_hand["dense"].final_state)
+    assert _same(call["result"].checkpoints[REWIND], by_hand["rewind_state"])
+
+
+def test_the_mask_prunes_the_previous_rounds_trained_weights(recorded, by_hand):
+    for round_ in range(1, EXPERIMENT.rounds + 1):
+        assert _same(_calls(recorded, "ticket", round_)["mask"], by_hand["masks"][round_ - 1])
+
+
+def test_a_ticket_restarts_from_the_checkpoint_at_the_rewind_step_under_the_mask(recorded, by_hand,
+                                                                                 mnist):
+    rewind_state = by_hand["rewind_state"]
+    for round_ in range(1, EXPERIMENT.rounds + 1):
+        call = _calls(recorded, "ticket", round_)
+        assert _iteration(call["start"], mnist) == REWIND
+        assert _same(call["initial"], rewind_state)  # the weights at step k, not at step 0
+        assert not _same(call["initial"], models.build("lenet_300_100", SEED).state_dict())
+        # What it trains from is rewind_state ⊙ mask: its first evaluation, at the rewind step,
+        # is that network's.
+        model = models.build("lenet_300_100", SEED)
+        model.load_state_dict(rewind_state)
+        masks.apply(model, call["mask"])
+        first = call["result"].trajectory[0]
+        assert first["iteration"] == REWIND
+        assert (first["test_loss"], first["test_acc"]) == evaluate(model, mnist.x_test, mnist.y_test)
+        assert (first["val_loss"], first["val_acc"]) == evaluate(model, mnist.x_val, mnist.y_val)
+        # and from there it is the run redone by hand, bitwise
+        assert _same(call["result"].final_state, by_hand["tickets"][round_ - 1].final_state)
+        assert call["result"].trajectory == by_hand["tickets"][round_ - 1].trajectory
+
+
+def test_rewinding_to_zero_is_the_original_lottery_ticket(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step="0it", controls=())
+    rows = imp(experiment, mnist, seed=3)
+    assert [r["kind"] for r in rows] == ["ticket", "ticket"]
+    ticket = spy.calls[1]
+    assert _iteration(ticket["start"], mnist) == 0
+    assert _same(ticket["initial"], models.build("lenet_300_100", 3).state_dict())
+    assert ticket["order_seed"] == spy.calls[0]["order_seed"] == 3
+
+
+# --- controls ------------------------------------------------------------------------------------
+
+def test_reinit_control_has_the_tickets_mask_on_other_weights(recorded):
+    for round_ in range(1, EXPERIMENT.rounds + 1):
+        ticket, reinit = _calls(recorded, "ticket", round_), _calls(recorded, "reinit", round_)
+        assert _same(reinit["mask"], ticket["mask"])
+        for n, keep in ticket["mask"].items():
+            assert not torch.equal(reinit["initial"][n][keep], ticket["initial"][n][keep])
+            assert not torch.equal(reinit["initial"][n],
+                                   models.build("lenet_300_100", SEED).state_dict()[n])
+        assert reinit["result"].trajectory[0]["iteration"] == 0  # trained from scratch
+    # each round draws its own fresh weights
+    a, b = _calls(recorded, "reinit", 1)["initial"], _calls(recorded, "reinit", 2)["initial"]
+    assert not _same(a, b)
+
+
+def test_random_control_has_the_same_layer_density_but_another_mask(recorded, by_hand):
+    for round_ in range(1, EXPERIMENT.rounds + 1):
+        ticket, random = _calls(recorded, "ticket", round_), _calls(recorded, "random", round_)
+        for n, keep in ticket["mask"].items():
+            assert int(random["mask"][n].sum()) == int(keep.sum())
+            assert not torch.equal(random["mask"][n], keep)
+        # the same rewound weights, only the mask differs
+        assert _same(random["initial"], by_hand["rewind_state"])
+        assert random["start"] == ticket["start"]
+        final = random["result"].final_state
+        assert all(torch.count_nonzero(final[n][~m]) == 0 for n, m in random["mask"].items())
+    assert not _same(_calls(recorded, "random", 1)["mask"], _calls(recorded, "random", 2)["mask"])
+
+
+def test_controls_can_be_left_out_and_unknown_ones_are_rejected():
+    assert runs(dataclasses.replace(EXPERIMENT, controls=())) == 1 + EXPERIMENT.rounds
+    assert runs(dataclasses.replace(EXPERIMENT, controls=("random",))) == 1 + 2 * EXPERIMENT.rounds
+    with pytest.raises(ValueError, match="shuffle"):
+        Experiment(controls=("reinit", "shuffle"))
+
+
+# --- the store -----------------------------------------------------------------------------------
+
+def test_a_second_call_is_answered_from_the_store(recorded, mnist, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    bar = Progress()
+    rows = imp(EXPERIMENT, mnist, seed=SEED, progress=bar)
+    assert spy.calls == []
+    assert rows == recorded["rows"]
+    assert bar.n == runs(EXPERIMENT)
+
+
+def test_another_seed_is_another_computation(recorded, mnist, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    experiment = dataclasses.replace(EXPERIMENT, rounds=0)
+    imp(experiment, mnist, seed=SEED + 1)
+    assert len(spy.calls) == 1
+
+
+def test_an_interrupted_imp_resumes_where_it_stopped(recorded, mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    monkeypatch.setattr(lthkit.lottery, "train", Spy(fail_after=3))
+    with pytest.raises(KeyboardInterrupt):
+        imp(EXPERIMENT, mnist, seed=SEED)
+    spy = Spy()
+    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    rows = imp(EXPERIMENT, mnist, seed=SEED)
+    assert len(spy.calls) == runs(EXPERIMENT) - 3  # the three finished runs are not redone
+    assert rows == recorded["rows"]
+
+
+class Progress:
+    n = 0
+
+    def update(self, k):
+        self.n += k
+
+
+# --- global pruning ------------------------------------------------------------------------------
+
+def test_global_scope_ranks_all_layers_together(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    experiment = dataclasses.replace(EXPERIMENT, rounds=1, scope="global", controls=())
+    rows = imp(experiment, mnist, seed=SEED)
+    dense_final = spy.calls[0]["result"].final_state
+    ones = masks.Mask.ones(models.build("lenet_300_100", SEED))
+    expected = masks.magnitude_prune({n: dense_final[n] for n in ones}, ones, 0.2, scope="global")
+    assert _same(spy.calls[1]["mask"], expected)
+    assert rows[1]["density"] == pytest.approx(1 - round(ones.size() * 0.2) / ones.size())
+    # one ranking, so the layers do not all lose exactly 20%
+    assert len({round(d, 3) for d in expected.layer_density().values()}) > 1
