@@ -72,7 +72,7 @@ class Enumerator:
         syn, store = self.syn, self.store
         syn.tick()
         before = len(self.elims.get(s, ()))
-        for a in reversed(self.scope.atoms):     # the most recently bound first, as Myth
+        for a in self.scope.atoms:
             if a.size == s and UNDEF not in a.vec:
                 self.add(a.expr, a.type, a.vec, s)
         apply = store.apply

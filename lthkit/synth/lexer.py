@@ -97,3 +97,7 @@ class TokenStream:
 
     def pos(self):
         return (self.path, self.peek()[2], self.peek()[3])
+
+    def line_leading(self):
+        """True when the next token is the first on its line."""
+        return self.i == 0 or self.toks[self.i - 1][2] < self.peek()[2]

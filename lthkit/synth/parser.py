@@ -159,14 +159,19 @@ class Parser(TokenStream):
         if self.accept("match"):
             scrut = self.expr()
             self.expect("with")
+            # Layout: the POPL 2016 tool prints nested matches without parentheses and relies
+            # on indentation, so a line-leading `|` left of this match's own ends it.
+            column = self.peek()[3] if self.line_leading() else None
             self.accept("|")
             branches = []
             while True:
                 p = self.pattern()
                 self.expect("->")
                 branches.append((p, self.expr()))
-                if not self.accept("|"):
+                if not self.at("|") or (column is not None and self.line_leading()
+                                        and self.peek()[3] < column):
                     break
+                self.i += 1
             return Match(scrut, branches)
         if self.accept("fun"):
             self.expect("(")

@@ -247,7 +247,7 @@ class Synth:
 
     def intro_match(self, node, d, k):
         scope = node.scope
-        for scrut in scope.scrutinees(min(k, MAX_SCRUTINEE)):
+        for scrut in scope.scrutinees(MAX_SCRUTINEE):
             branches = scope.branches(scrut)
             if any(not idx for _, idx, _ in branches):
                 continue

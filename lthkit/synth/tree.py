@@ -14,6 +14,8 @@ from .evaluate import UNDEF
 from .guess import Enumerator
 from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var
 
+RECURSIVE_SCRUTINEES_FIRST = True
+
 
 class Atom:
     """A term of the context: a variable, a projection of one (focusing), or a recursive call."""
@@ -117,6 +119,10 @@ class Scope:
                     found.append((term, t, vec, s))
             self._scruts[s] = found
             out.extend(found)
+        if RECURSIVE_SCRUTINEES_FIRST:
+            fixes = {f for f, _, _, _ in self.fixes}
+            out.sort(key=lambda c: not (isinstance(c[0], App) and isinstance(c[0].fn, Var)
+                                        and c[0].fn.name in fixes))
         return out
 
     def branches(self, scrut):
