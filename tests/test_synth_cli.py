@@ -80,3 +80,24 @@ def test_python_dash_m_and_the_top_level_cli():
     r2 = subprocess.run([sys.executable, "-m", "lthkit.cli", "synth", spec], capture_output=True,
                         text=True, env=env, cwd=ROOT)
     assert r2.returncode == 0 and r2.stdout == r.stdout
+
+
+def test_agreement_with_a_peer_on_random_inputs(tmp_path):
+    from lthkit.synth.bench import agreement
+    from lthkit.synth.parser import parse_file
+    from lthkit.synth.synth import synthesize
+    spec = tmp_path / "list_stutter.ml"
+    spec.write_text(open(os.path.join(PROBLEMS, "list_stutter.ml")).read())
+    program = synthesize(parse_file(str(spec))).program
+    assert agreement(str(spec), program) is None                     # no peer output
+    out = tmp_path / "list_stutter.out"
+    out.write_text("let list_stutter : list -> list =\n  let rec f (l:list) : list =\n"
+                   "    match l with\n      | Nil -> Nil\n"
+                   "      | Cons (x, r) -> Cons (x, Cons (x, f r))\n  in\n    f\n;;\n")
+    assert agreement(str(spec), program) is True
+    # a peer that fits the three examples but not the intent: stutter the head only
+    out.write_text("let list_stutter : list -> list =\n  let rec f (l:list) : list =\n"
+                   "    match l with\n      | Nil -> Nil\n"
+                   "      | Cons (x, r) -> (match r with | Nil -> Cons (x, Cons (x, r)) "
+                   "| Cons (y, s) -> Cons (x, Cons (x, Cons (y, Cons (y, s)))))\n  in\n    f\n;;\n")
+    assert agreement(str(spec), program) is False

@@ -132,3 +132,19 @@ def test_a_file_without_goal_is_an_error(tmp_path):
     spec.write_text(NAT)
     with pytest.raises(SynthSyntaxError, match="no goal"):
         parse_file(str(spec))
+
+
+def test_nested_matches_without_parentheses_follow_the_layout():
+    # the POPL 2016 tool prints nested matches unparenthesised, relying on indentation
+    src = ("type bool =\n  | True\n  | False\n"
+           "let f : bool -> bool -> bool |> /\\(True -> True -> False) = ?")
+    prog = parse_text(src)
+    text = ("fun (b1:bool) ->\n  fun (b2:bool) ->\n    match b2 with\n"
+            "    | True u1 -> match b1 with\n      | True u2 -> False\n      | False u2 -> True\n"
+            "    | False u1 -> b1\n")
+    outer = parse_expr(text, prog).body.body
+    assert [p.ctor for p, _ in outer.branches] == ["True", "False"]
+    assert [p.ctor for p, _ in outer.branches[0][1].branches] == ["True", "False"]
+    # on one line, a nested match takes every later branch, as in OCaml
+    flat = parse_expr("match b2 with | True -> match b1 with | True -> False | False -> True", prog)
+    assert len(flat.branches) == 1 and len(flat.branches[0][1].branches) == 2

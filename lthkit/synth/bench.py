@@ -135,3 +135,44 @@ def myth_times(name="myth-pldi2015-times.tsv"):
     with open(path) as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     return {r["benchmark"]: float(r["myth_seconds"]) for r in rows}
+
+
+def random_value(store, prog, typ, depth, rng):
+    """A random value of a first-order type, at most ``depth`` constructors deep."""
+    if typ[0] == "T":
+        return store.tup([random_value(store, prog, t, depth, rng) for t in typ[1]])
+    ctors = prog.datatypes[typ[1]]
+    if depth <= 0:
+        ctors = [c for c in ctors if c[1] == ("T", ())] or ctors
+    name, arg = rng.choice(ctors)
+    if arg == ("T", ()):
+        return store.ctor(name, store.unit)
+    return store.ctor(name, random_value(store, prog, arg, depth - 1, rng))
+
+
+def agreement(path, program, trials=200, depth=4, seed=0):
+    """Whether ``program`` computes what the peer's ``.out`` program computes on random inputs
+    (beyond the examples): True, False, or None when the function takes a function argument
+    or there is no peer output.  Tells a program that generalises from one that only fits."""
+    import random
+
+    from .evaluate import Store
+    from .syntax import arg_types
+    out = path[:-3] + ".out"
+    if program is None or not os.path.exists(out):
+        return None
+    prog = parse_file(path)
+    args, _ = arg_types(prog.goal.type)
+    if any(a[0] == "A" for a in args):
+        return None
+    st = Store(prog)
+    ours, peer = st.eval(program, {}), st.eval(peer_program(out, prog), {})
+    rng = random.Random(seed)
+    for _ in range(trials):
+        a, b = ours, peer
+        for t in args:
+            x = random_value(st, prog, t, depth, rng)
+            a, b = st.apply(a, x), st.apply(b, x)
+        if a != b:
+            return False
+    return True
