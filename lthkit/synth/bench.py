@@ -41,7 +41,8 @@ def peer_program(out_path, prog):
 def run_spec(path, timeout=None, focusing=True):
     name = os.path.basename(path)[:-3]
     row = {"name": name, "solved": False, "seconds": 0.0, "examples": 0, "size": 0,
-           "verified": False, "same_as_peer": None, "limits": "", "terms": 0, "program": ""}
+           "verified": False, "same_as_peer": None, "limits": "", "terms": 0, "program": "",
+           "term": None}
     try:
         prog = parse_file(path)
     except (SynthSyntaxError, SynthTypeError) as e:
@@ -55,7 +56,7 @@ def run_spec(path, timeout=None, focusing=True):
         return row
     row.update(solved=res.solved, seconds=res.seconds, examples=res.examples, size=res.size,
                verified=res.verified, limits=res.limits, terms=res.stats.get("terms", 0),
-               program=res.text)
+               program=res.text, term=res.program)
     out = path[:-3] + ".out"
     if res.program is not None and os.path.exists(out):
         try:
