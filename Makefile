@@ -28,9 +28,10 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m ipykernel install --sys-prefix --name lthkit --display-name "Python (lthkit)"
 	touch $@
 
-# Build outputs only; the venv and the result store (.lthkit/) are kept: both are slow to rebuild.
+# Build outputs only. Kept: the venv and the result store (.lthkit/), slow to rebuild, and
+# runs/ (results of `lthkit run`, which are yours).
 clean:
-	rm -rf book/_build book/chapters book/_toc.yml runs .pytest_cache
+	rm -rf book/_build book/chapters book/_toc.yml .pytest_cache
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -11,6 +11,7 @@ collected without parsing notebooks::
     ]
     claims.table(records)                      # a DataFrame: claim, measured, expected, verdict
     claims.write_metrics(records, params={"preset": preset}, metrics={"dense_acc": 0.978})
+    claims.collect(["runs"])                   # every runs/**/metrics.json, one row per claim
 """
 
 from __future__ import annotations
@@ -127,3 +128,21 @@ def to_jsonable(x: Any) -> Any:
     if hasattr(x, "isoformat"):
         return x.isoformat()
     return str(x)
+
+
+def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
+    """One row per claim per run from ``metrics.json`` files (or folders searched for them):
+    columns ``run``, then every parameter seen, then claim, measured, expected, verdict."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        files += sorted(p.rglob("metrics.json")) if p.is_dir() else [p]
+    rows, params = [], []
+    for f in files:
+        doc = json.loads(f.read_text(encoding="utf-8"))
+        for name in doc.get("params", {}):
+            if name not in params:
+                params.append(name)
+        for c in doc.get("claims", []):
+            rows.append({"run": str(f.parent), **doc.get("params", {}), **c})
+    return pd.DataFrame(rows, columns=["run", *[p for p in params if p not in COLUMNS],
+                                       *COLUMNS])

@@ -2,6 +2,7 @@
 
     lthkit book [--notebooks NB ...] [--force]        execute the chapters, build the HTML book
     lthkit run NOTEBOOK [-p NAME VALUE]... [--out DIR] rerun one chapter with other parameters
+    lthkit collect runs/                               every run's claims as one CSV table
     lthkit synth ...                                   the type-directed synthesiser (appendix)
 
 Exit status: 0 done; 1 a notebook or the build failed; 2 bad command line or parameters.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -77,6 +79,24 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _collect(args: argparse.Namespace) -> int:
+    from lthkit import claims
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"lthkit collect: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    df = claims.collect(args.paths)
+    if args.markdown:
+        print(df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False))
+    else:
+        df.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _has_tabulate() -> bool:
+    return importlib.util.find_spec("tabulate") is not None
+
+
 def _add_synth(subparsers, wanted: bool) -> None:
     """``lthkit synth`` belongs to lthkit.synth.cli; it is imported only when asked for."""
     if wanted:
@@ -127,6 +147,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     bk.add_argument("--no-build", action="store_true", help="execute only; skip the HTML")
     bk.add_argument("--root", default=".", help="repository root (default: .)")
     bk.set_defaults(func=_book)
+
+    col = sub.add_parser("collect", help="gather the claims of many runs into one table",
+                         description="Read metrics.json files (or folders searched for them) "
+                         "and print one row per claim per run, with the run's parameters, "
+                         "as CSV.")
+    col.add_argument("paths", nargs="+", metavar="PATH", help="metrics.json or a folder")
+    col.add_argument("--markdown", action="store_true", help="a readable table, not CSV")
+    col.set_defaults(func=_collect)
 
     for p in (run, bk):
         p.add_argument("--kernel", default=None,

@@ -69,3 +69,18 @@ def test_metrics_are_written_atomically(tmp_path, monkeypatch):
         claims.write_metrics([claims.claim("new", 2, 2, False)], {}, path=path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]  # no temporary left
+
+
+def test_collect_gathers_claims_of_many_runs(tmp_path):
+    for seed, acc in ((0, 0.97), (1, 0.99)):
+        claims.write_metrics([claims.claim("beats dense", acc, "> 0.98", acc > 0.98),
+                              claims.claim("faster", None, "< 1000", None)],
+                             {"preset": "default", "seed": seed},
+                             path=tmp_path / "runs" / f"s{seed}" / "metrics.json")
+    df = claims.collect([tmp_path / "runs"])
+    assert list(df.columns) == ["run", "preset", "seed", "claim", "measured", "expected",
+                                "verdict"]
+    assert df["seed"].tolist() == [0, 0, 1, 1]
+    assert df["verdict"].tolist() == ["fail", "inconclusive", "pass", "inconclusive"]
+    one = claims.collect([tmp_path / "runs" / "s1" / "metrics.json"])
+    assert len(one) == 2 and one["run"].iloc[0].endswith("s1")

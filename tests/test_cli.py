@@ -128,3 +128,15 @@ def test_other_commands_do_not_import_synth(monkeypatch):
     monkeypatch.setitem(sys.modules, "lthkit.synth.cli", None)
     parser = cli.build_parser(["book"])
     assert parser.parse_args(["book", "--force"]).force is True
+
+
+def test_collect_prints_one_csv_row_per_claim(tmp_path, capsys):
+    from lthkit import claims
+    for seed in (0, 1):
+        claims.write_metrics([claims.claim("c", seed, "> 0", seed > 0)], {"seed": seed},
+                             path=tmp_path / f"r{seed}" / "metrics.json")
+    assert cli.main(["collect", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0] == "run,seed,claim,measured,expected,verdict"
+    assert [ln.split(",")[-1] for ln in lines[1:]] == ["fail", "pass"]
+    assert cli.main(["collect", str(tmp_path / "nope")]) == 2
