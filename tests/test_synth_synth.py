@@ -202,10 +202,18 @@ def test_explain_traces_the_refinement_tree_of_the_worked_example():
     assert "[Cons (n1, l2)] list" in text and "l1=[0; 2], n1=0, l2=[2] ⇒ [0; 0; 2; 2]" in text
 
 
-def test_appendix_parameters_are_validated():
-    hparams = pytest.importorskip("lthkit.hparams")
+@pytest.fixture
+def hparams(monkeypatch):
+    """lthkit.hparams with the appendix registered for this test only."""
+    hp = pytest.importorskip("lthkit.hparams")
+    monkeypatch.setattr(hp, "CHAPTERS", dict(hp.CHAPTERS))
+    monkeypatch.setattr(hp, "PRESETS", dict(hp.PRESETS))
     from lthkit.synth.appendix import register
     register()
+    return hp
+
+
+def test_appendix_parameters_are_validated(hparams):
     hp = hparams.resolve("synthesis", suites="own", timeout=5)
     assert hp.suites == "own" and hp.timeout == 5.0
     with pytest.raises(hparams.ParameterError, match="suites"):
@@ -214,7 +222,7 @@ def test_appendix_parameters_are_validated():
         hparams.resolve("synthesis", timeout=0)
 
 
-def test_appendix_notebook_is_ready_for_the_book():
+def test_appendix_notebook_is_ready_for_the_book(hparams):
     nbformat = pytest.importorskip("nbformat")
     here = os.path.join(os.path.dirname(PROBLEMS), "staging", "A1_type_directed_synthesis.ipynb")
     root = os.path.dirname(os.path.dirname(os.path.dirname(PROBLEMS)))
@@ -226,7 +234,6 @@ def test_appendix_notebook_is_ready_for_the_book():
     assert not any(c.get("outputs") for c in code), "outputs must be stripped"
     meta = nb.metadata["lthkit"]
     assert meta["chapter"] == "synthesis"
-    hparams = pytest.importorskip("lthkit.hparams")
-    from lthkit.synth.appendix import register
-    register()
     hparams.resolve("synthesis", **meta["ci_parameters"])
+    for preset in hparams.presets("synthesis"):
+        assert hparams.resolve("synthesis", preset).preset == preset
