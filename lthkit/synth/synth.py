@@ -22,7 +22,7 @@ from .evaluate import Store
 from .parser import ExTable, Not
 from .pretty import show_program
 from .syntax import UNIT, Ctor, Fix, Match, Tuple, Var, size
-from .tree import Atom, Scope, decompose
+from .tree import Atom, Scope, decompose, fresh
 from .typecheck import check_program
 
 ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
@@ -180,10 +180,8 @@ class Synth:
         if child is None:
             rep = lambda v: tuple(v[i] for i in parent)
             names = dict(scope.names)
-            proto = Scope.__new__(Scope)
-            proto.names = names
-            f = Scope.fresh(proto, node.type)
-            x = Scope.fresh(proto, ptype)
+            f = fresh(names, node.type)
+            x = fresh(names, ptype)
             atoms = [Atom(a.expr, a.type, rep(a.vec), a.size, a.dec, a.param_of)
                      for a in scope.atoms if a.size == 1]
             atoms += [Atom(e.expr, e.type, e.vec, 1, frozenset(), frozenset([f]))

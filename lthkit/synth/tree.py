@@ -26,6 +26,14 @@ class Atom:
         self.dec, self.param_of = dec, param_of
 
 
+def fresh(names, t):
+    """A new variable name for type t: n1, n2... for nat, l1... for list, f1... for functions,
+    t1... for tuples; ``names`` counts per prefix along the path from the root."""
+    p = prefix(t)
+    names[p] = names.get(p, 0) + 1
+    return f"{p}{names[p]}"
+
+
 def prefix(t):
     if t[0] == "A":
         return "f"
@@ -73,16 +81,10 @@ class Scope:
             self._enum = Enumerator(self)
         return self._enum
 
-    def fresh(self, t):
-        p = prefix(t)
-        self.names[p] = self.names.get(p, 0) + 1
-        return f"{p}{self.names[p]}"
-
     def fresh_names(self, types):
-        saved = dict(self.names)
-        out = [self.fresh(t) for t in types]
-        self.names = saved
-        return out
+        """Names for binders made inside a term (a ``fun``), without using them up."""
+        names = dict(self.names)
+        return [fresh(names, t) for t in types]
 
     def envs(self):
         if self._envs is None:
@@ -146,25 +148,23 @@ class Scope:
                      for a in self.atoms if a.size == 1]
             vars_ = [(x, proj(v)) for x, v in self.vars]
             fixes = [(f, pt, rt, proj(fv)) for f, pt, rt, fv in self.fixes]
-            child = Scope.__new__(Scope)
-            child.names = names
             pat = None
             if atype != UNIT:
                 if syn.style == "myth" and atype[0] == "T":
                     xs = []
                     for j, ct in enumerate(atype[1]):
-                        x = Scope.fresh(child, ct)
+                        x = fresh(names, ct)
                         xs.append(PVar(x))
                         cvec = tuple(vals[a][1][j] for a in args)
                         vars_.append((x, cvec))
                         atoms.append(Atom(Var(x), ct, cvec, 1, dec))
                     pat = PTuple(xs)
                 else:
-                    x = Scope.fresh(child, atype)
+                    x = fresh(names, atype)
                     pat = PVar(x)
                     vars_.append((x, args))
                     atoms.extend(decompose(syn, Var(x), atype, args, dec))
-            Scope.__init__(child, syn, len(idx), atoms, vars_, fixes, child.names)
+            child = Scope(syn, len(idx), atoms, vars_, fixes, names)
             out.append((PCtor(cname, pat), idx, child))
         self._branches[key] = out
         return out
