@@ -15,9 +15,10 @@ from .guess import Enumerator
 from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var
 
 # Among scrutinees, recursive calls (`match f1 l2 with ...`) are tried before variables.  Both
-# orders find programs of the same depth and size; on the PLDI suite this one picks programs
-# that compute the same function as Myth's on random inputs (39/39 first-order specs, against
-# 37/39 with variables first), e.g. list_even_parity and list_last.
+# orders find programs of the same depth and size, but with variables first list_even_parity
+# (both suites) and list_last (products) come out fitting their examples without computing
+# parity or the last element; with recursive calls first every first-order PLDI program
+# computes the same function as Myth's on random inputs (39/39, against 38/39).
 RECURSIVE_SCRUTINEES_FIRST = True
 
 
