@@ -61,7 +61,18 @@ class Lottery:
         return list(range(self.first_seed, self.first_seed + self.seeds))
 
 
-CHAPTERS: dict[str, type] = {"lottery": Lottery}
+@dataclass(frozen=True)
+class Synthesis:
+    """Appendix: type-directed synthesis with products (Myth, POPL 2016)."""
+
+    preset: str = "default"
+    suites: str = _knob("all", choices=["own", "own+pldi", "own+popl", "all"],
+                        doc="own problems, and the external suites when they are present")
+    timeout: float = _knob(60.0, low=0.1, high=3600.0, doc="seconds allowed per spec")
+    ablation: bool = _knob(True, doc="also run the product suite with focusing off")
+
+
+CHAPTERS: dict[str, type] = {"lottery": Lottery, "synthesis": Synthesis}
 
 PRESETS: dict[str, dict[str, dict]] = {
     "lottery": {
@@ -69,6 +80,7 @@ PRESETS: dict[str, dict[str, dict]] = {
         "paper": dict(seeds=5, xor_trials=1000, dataset="mnist", train_steps="50000it",
                       eval_every="100it", val_size=5000, rounds=20, xor_iterations=10000),
     },
+    "synthesis": {"default": {}, "paper": {"timeout": 600.0}},
 }
 
 

@@ -203,14 +203,8 @@ def test_explain_traces_the_refinement_tree_of_the_worked_example():
 
 
 @pytest.fixture
-def hparams(monkeypatch):
-    """lthkit.hparams with the appendix registered for this test only."""
-    hp = pytest.importorskip("lthkit.hparams")
-    monkeypatch.setattr(hp, "CHAPTERS", dict(hp.CHAPTERS))
-    monkeypatch.setattr(hp, "PRESETS", dict(hp.PRESETS))
-    from lthkit.synth.appendix import register
-    register()
-    return hp
+def hparams():
+    return pytest.importorskip("lthkit.hparams")
 
 
 def test_appendix_parameters_are_validated(hparams):
@@ -224,10 +218,8 @@ def test_appendix_parameters_are_validated(hparams):
 
 def test_appendix_notebook_is_ready_for_the_book(hparams):
     nbformat = pytest.importorskip("nbformat")
-    here = os.path.join(os.path.dirname(PROBLEMS), "staging", "A1_type_directed_synthesis.ipynb")
     root = os.path.dirname(os.path.dirname(os.path.dirname(PROBLEMS)))
-    path = next(p for p in (os.path.join(root, "notebooks", "A1_type_directed_synthesis.ipynb"), here)
-                if os.path.exists(p))
+    path = os.path.join(root, "notebooks", "A1_type_directed_synthesis.ipynb")
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].metadata.get("tags") == ["parameters"]

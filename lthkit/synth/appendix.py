@@ -1,46 +1,13 @@
-"""What the synthesis appendix needs beyond running suites: its parameters, and a worked
-example traced through the refinement tree that solved it.
+"""What the synthesis appendix needs beyond running suites: a worked example traced through
+the refinement tree that solved it (its parameters live in ``lthkit.hparams``).
 
     print(explain(parse_file("lthkit/synth/problems/list_stutter.ml")))
-
-``register()`` makes ``hparams.resolve("synthesis", ...)`` know the appendix's knobs.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 from .pretty import inline, show_pattern
 from .synth import Synth
 from .syntax import show_type
-
-SUITES = ["own", "own+pldi", "own+popl", "all"]
-
-
-def _knob(default, *, choices=None, low=None, high=None, doc=""):
-    return field(default=default, metadata={"choices": choices, "low": low, "high": high,
-                                            "step": False, "doc": doc})
-
-
-@dataclass(frozen=True)
-class Synthesis:
-    """Appendix: type-directed synthesis with products (Myth, POPL 2016)."""
-
-    preset: str = "default"
-    suites: str = _knob("all", choices=SUITES,
-                        doc="own problems, and the external suites when they are present")
-    timeout: float = _knob(60.0, low=0.1, high=3600.0, doc="seconds allowed per spec")
-    ablation: bool = _knob(True, doc="also run the product suite with focusing off")
-
-
-PRESETS = {"default": {}, "paper": {"timeout": 600.0}}
-
-
-def register():
-    """Add the appendix to ``lthkit.hparams`` (idempotent)."""
-    from lthkit import hparams
-    hparams.CHAPTERS.setdefault("synthesis", Synthesis)
-    hparams.PRESETS.setdefault("synthesis", PRESETS)
-
 
 def explain(prog, timeout=60.0, max_worlds=4) -> str:
     """The refinement tree of the program found for ``prog``, one line per goal: the goal's
