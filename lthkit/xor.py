@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_, models
-from .train import deterministic
+from .train import deterministic, single_thread
 
 _REINIT_OFFSET = 1_000_000
 
@@ -41,7 +41,7 @@ def train_many(w: dict[str, torch.Tensor], iterations: int, lr: float) -> dict[s
     ds = data_.load("xor")
     w = {k: v.clone().requires_grad_(True) for k, v in w.items()}
     target = ds.y_train.float().expand(len(w["fc1.bias"]), -1)
-    with deterministic():
+    with deterministic(), single_thread():
         for _ in range(iterations):
             # Summing over trials keeps each trial's gradient its own (mean over its 4 points).
             loss = F.binary_cross_entropy_with_logits(logits(w, ds.x_train), target,

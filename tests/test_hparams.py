@@ -102,16 +102,11 @@ def test_a_lower_bound_alone_is_stated():
     assert "val_size" in message and "at least 1" in message
 
 
-@pytest.mark.xfail(strict=True, reason="NaN slips through the range check: `nan < low` and "
-                   "`nan > high` are both False (lthkit/hparams.py, _scalar)")
 def test_nan_is_out_of_range():
     message = _error(lr=math.nan)
     assert "lr" in message
 
 
-@pytest.mark.xfail(strict=True, reason="resolve() does not check xor_ticket_units against xor_large; "
-                   "xor.experiment raises only after training every scratch width and the large "
-                   "network (lthkit/hparams.py, resolve)")
 def test_a_ticket_must_keep_fewer_units_than_the_network_it_is_pruned_from():
     message = _error(xor_large=4, xor_ticket_units=[2, 4])
     assert "xor_ticket_units" in message and "xor_large" in message

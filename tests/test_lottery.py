@@ -293,9 +293,6 @@ def test_global_scope_ranks_all_layers_together(mnist, tmp_path, monkeypatch):
     assert len({round(d, 3) for d in expected.layer_density().values()}) > 1
 
 
-@pytest.mark.xfail(strict=True, reason="a rewind_step after train_steps is not checked: the dense "
-                   "run trains to the end, then _summary fails with KeyError on "
-                   "result.checkpoints[rewind] (lthkit/lottery.py, imp/_summary)")
 def test_a_rewind_step_after_the_end_of_training_is_refused_before_training(mnist, tmp_path,
                                                                             monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
