@@ -268,6 +268,14 @@ def find_remote_loads(html_dir: str | os.PathLike) -> list[tuple[str, str]]:
     return found
 
 
+def _find_notebook(name: str, nb_dir: Path) -> Path:
+    """A path, or a name in notebooks/ with or without ``.ipynb``."""
+    for p in (Path(name), nb_dir / name, nb_dir / f"{name}.ipynb"):
+        if p.is_file():
+            return p.resolve()
+    return Path(name).resolve()
+
+
 def build_book(root: str | os.PathLike = ".", notebooks: list[str] | None = None, *,
                force: bool = False, build: bool = True, kernel: str = KERNEL,
                progress: bool = True) -> Path | None:
@@ -284,7 +292,7 @@ def build_book(root: str | os.PathLike = ".", notebooks: list[str] | None = None
     for d in chapters_dir.iterdir():
         if d.is_dir() and not d.name.startswith(".") and d.name not in stems:
             shutil.rmtree(d)
-    selected = every if not notebooks else [Path(n).resolve() for n in notebooks]
+    selected = every if not notebooks else [_find_notebook(n, nb_dir) for n in notebooks]
     code = source_hash()
     for i, nb in enumerate(selected, 1):
         if not nb.exists():

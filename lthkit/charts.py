@@ -73,9 +73,11 @@ def line_band(data: pd.DataFrame, x: str, y: str, *, lower: str | None = None,
     lottery-ticket papers plot weights remaining.
     """
     scale = alt.Scale(type="log", reverse=reverse_x) if log_x else alt.Scale(reverse=reverse_x)
-    x_enc = alt.X(x, scale=scale, title=x_title if x_title is not None else alt.Undefined)
-    # An explicit title: otherwise Vega-Lite joins every layer's field names ("lo, hi, y").
+    # Explicit titles: otherwise Vega-Lite joins the field names of every layer, a band's
+    # and a rule's included ("lo, hi, acc, value").
+    x_title = x_title if x_title is not None else x.split(":")[0]
     y_title = y_title if y_title is not None else y.split(":")[0]
+    x_enc = alt.X(x, scale=scale, title=x_title)
     y_enc = alt.Y(y, title=y_title, scale=alt.Scale(zero=False))
     color_enc = {"color": alt.Color(color)} if color else {}
     base = alt.Chart(data)
