@@ -123,9 +123,12 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
         raise ValueError(f"start ({start}) is after the end of training ({config.train_steps})")
     result = Result()
     optimizer = _optimizer(config, model.parameters())
+    # (parameter, mask as 0/1 of the parameter's dtype): multiplying by a bool mask converts it
+    # on every call, a sixth of a small network's step.
+    params = dict(model.named_parameters())
+    pruned = [(params[name], m.to(params[name].dtype)) for name, m in (mask or {}).items()]
     with deterministic():
-        if mask is not None:
-            masks_.apply(model, mask)
+        _zero(pruned)
         model.train()
         for iteration, (x, y) in enumerate(
                 data.batches(config.batch_size, order_seed, first, last), start=first):
@@ -134,17 +137,23 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
                 group["lr"] = learning_rate(config, iteration, per_epoch)
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x), y).backward()
-            if mask is not None:
-                masks_.mask_gradients(model, mask)
+            _zero(pruned, grad=True)
             optimizer.step()
-            if mask is not None:  # weight decay and momentum would otherwise revive them
-                masks_.apply(model, mask)
+            _zero(pruned)  # weight decay and momentum would otherwise revive them
             if progress is not None:
                 progress.update(1)
         _record(model, data, last, 1, keep, result)
     _finish(result)
     result.final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     return result
+
+
+@torch.no_grad()
+def _zero(pruned, grad=False):
+    for param, keep in pruned:
+        target = param.grad if grad else param
+        if target is not None:
+            target.mul_(keep)
 
 
 def _record(model, data, iteration, every, keep, result):
