@@ -60,3 +60,21 @@ def demo_notebook(tmp_path):
     def make(name: str = "demo", chapter: str | None = None, folder: Path | None = None):
         return make_demo_notebook((folder or tmp_path / "notebooks") / f"{name}.ipynb", chapter)
     return make
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """torch on one thread for a module of tiny networks: on a busy 2-core machine a second
+    intra-op thread only adds contention."""
+    from lthkit.train import single_thread
+
+    with single_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    """The embedded digits with the chapters' 500-image validation split."""
+    from lthkit import data
+
+    return data.load("mnist5k").split_validation(500, seed=0)

@@ -15,18 +15,7 @@ SGD = Config(optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=5e-4, batch_si
              train_steps="30it", eval_every="10it")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Tiny matrices: a second intra-op thread only adds contention on a busy 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def mnist():
-    return data.load("mnist5k").split_validation(500, seed=0)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,7 @@ import torch.nn.functional as F
 from lthkit import data, models, xor
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # Thousands of tiny steps: a second intra-op thread only adds contention on a busy machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _stack(*trials):
