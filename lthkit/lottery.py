@@ -27,8 +27,6 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-import torch
-
 from . import masks, models, store
 from .steps import Step
 from .train import Config, single_thread, train
@@ -78,8 +76,10 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
                          f"the end of training ({experiment.train.train_steps}, {end} iterations)")
 
     def run(kind: str, round_: int, compute):
-        result = store.cached(f"lottery.{kind}", {**params, "round": round_}, compute,
-                              data_fingerprint=data.fingerprint)
+        # Always one thread, so an entry is bitwise the same whichever path computed it.
+        with single_thread():
+            result = store.cached(f"lottery.{kind}", {**params, "round": round_}, compute,
+                                  data_fingerprint=data.fingerprint)
         if progress is not None:
             progress.update(1)
         return result
@@ -126,18 +126,16 @@ def imp_seeds(experiment: Experiment, data, seeds, workers: int | None = None,
               progress=None) -> list[dict]:
     """``imp`` for every seed, rows tagged with ``seed``, in up to ``workers`` processes.
 
-    Each run uses one thread, in a worker or here, so results do not depend on ``workers``:
+    ``imp`` trains on one thread, in a worker or here, so results do not depend on ``workers``:
     small networks gain little from a second thread, and two processes use two cores fully."""
     seeds = list(seeds)
     workers = max(1, min(workers or os.cpu_count() or 1, len(seeds)))
     if workers == 1:
-        with single_thread():
-            return [{**row, "seed": seed} for seed in seeds
-                    for row in imp(experiment, data, seed, progress)]
+        return [{**row, "seed": seed} for seed in seeds
+                for row in imp(experiment, data, seed, progress)]
     context = get_context("spawn")  # fork would copy torch's thread pools mid-use
     with context.Manager() as manager, ProcessPoolExecutor(
-            workers, mp_context=context, initializer=torch.set_num_threads,
-            initargs=(1,)) as pool:
+            workers, mp_context=context) as pool:
         ticks = manager.Queue()
         futures = [pool.submit(_imp_worker, experiment, data, seed, ticks) for seed in seeds]
         while not all(f.done() for f in futures):
