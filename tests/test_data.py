@@ -215,3 +215,14 @@ def test_unknown_dataset_lists_the_known_ones():
     assert "imagenet" in str(error.value)
     for name in data.NAMES:
         assert name in str(error.value)
+
+
+def test_default_root_is_absolute_whatever_the_working_directory(tmp_path, monkeypatch):
+    # A chapter's kernel works in its output folder: a relative default would move with it.
+    monkeypatch.delenv("LTHKIT_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as error:
+        data.load("mnist")
+    assert str(tmp_path / "home" / ".lthkit" / "data") in str(error.value)
+    assert not (tmp_path / "data").exists()

@@ -259,3 +259,33 @@ def test_result_at_finds_a_row():
     assert result.at(5) == {"iteration": 5}
     with pytest.raises(StopIteration):
         result.at(3)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_training_on_cuda_keeps_pruned_weights_zero_and_returns_cpu_state(mnist, sparse_mask):
+    model = models.build("lenet_300_100", 0)
+    result = train(model, mnist, ADAM, order_seed=0, mask=sparse_mask, checkpoints=["10it"],
+                   device="cuda")
+    assert next(model.parameters()).is_cuda
+    states = [result.final_state, *result.checkpoints.values()]
+    assert all(t.device.type == "cpu" for state in states for t in state.values())
+    for name, keep in sparse_mask.items():
+        assert torch.count_nonzero(result.final_state[name][~keep]) == 0
+    again = train(models.build("lenet_300_100", 0), mnist, ADAM, order_seed=0, mask=sparse_mask,
+                  device="cuda")
+    assert again.trajectory == result.trajectory  # deterministic on the GPU too
+
+
+def test_results_come_back_on_the_cpu_and_match_the_default_device(mnist, sparse_mask):
+    default = train(models.build("lenet_300_100", 0), mnist, ADAM, order_seed=0, mask=sparse_mask)
+    explicit = train(models.build("lenet_300_100", 0), mnist, ADAM, order_seed=0,
+                     mask=sparse_mask, device="cpu")
+    assert explicit.trajectory == default.trajectory
+    assert all(torch.equal(explicit.final_state[k], v) for k, v in default.final_state.items())
+    assert all(t.device.type == "cpu" for t in explicit.final_state.values())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message shown without CUDA")
+def test_asking_for_cuda_without_a_gpu_says_how_to_run_on_the_cpu(mnist):
+    with pytest.raises(RuntimeError, match="device='cpu'"):
+        train(models.build("lenet_300_100", 0), mnist, ADAM, order_seed=0, device="cuda")
