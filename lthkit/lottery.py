@@ -141,13 +141,16 @@ def imp_seeds(experiment: Experiment, data, seeds, workers: int | None = None,
             workers, mp_context=context) as pool:
         ticks = manager.Queue()
         futures = [pool.submit(_imp_worker, experiment, data, seed, ticks) for seed in seeds]
-        while not all(f.done() for f in futures):
+        while True:
+            finished = all(f.done() for f in futures)  # read before draining: no tick is lost
             try:
-                ticks.get(timeout=0.2)
-                if progress is not None:
-                    progress.update(1)
+                while True:
+                    ticks.get(timeout=0 if finished else 0.2)
+                    if progress is not None:
+                        progress.update(1)
             except queue_.Empty:
-                pass
+                if finished:
+                    break
         return [{**row, "seed": seed} for seed, f in zip(seeds, futures) for row in f.result()]
 
 

@@ -294,3 +294,23 @@ def test_a_rewind_step_after_the_end_of_training_is_refused_before_training(mnis
             imp(experiment, mnist, seed=SEED)
     finally:
         assert spy.calls == []
+
+
+def test_seeds_in_worker_processes_give_the_rows_of_one_process(mnist, tmp_path, monkeypatch):
+    small = dataclasses.replace(EXPERIMENT, rounds=1,
+                                train=dataclasses.replace(CONFIG, train_steps="12it"))
+    ticks = []
+
+    class Bar:
+        def update(self, n=1):
+            ticks.append(n)
+
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "parallel"))
+    parallel = lthkit.lottery.imp_seeds(small, mnist, [3, 4], workers=2, progress=Bar())
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "serial"))
+    serial = lthkit.lottery.imp_seeds(small, mnist, [3, 4], workers=1)
+    assert [(r["seed"], r["round"], r["kind"]) for r in parallel] == \
+        [(s, r, k) for s in (3, 4) for r, k in ((0, "ticket"), (1, "ticket"), (1, "reinit"),
+                                                 (1, "random"))]
+    assert [r["trajectory"] for r in parallel] == [r["trajectory"] for r in serial]
+    assert sum(ticks) == 2 * runs(small)  # the workers' progress reached this process
