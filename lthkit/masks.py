@@ -134,18 +134,31 @@ def random_prune(like: Mask, prune_seed: int) -> Mask:
     return new
 
 
-@torch.no_grad()
+def zeroer(model: nn.Module, mask: Mask | None):
+    """A function that zeroes ``model``'s pruned weights, or with ``grad=True`` their gradients.
+
+    The mask is matched to the parameters and converted to 0/1 of their dtype and device once:
+    a training loop calls this twice a step, and converting a bool mask on every call costs a
+    sixth of a small network's step. ``mask=None`` gives a function that does nothing."""
+    params = dict(model.named_parameters())
+    pairs = [(params[n], m.to(params[n].device, params[n].dtype)) for n, m in (mask or {}).items()]
+
+    @torch.no_grad()
+    def zero(grad: bool = False) -> None:
+        for param, keep in pairs:
+            target = param.grad if grad else param
+            if target is not None:
+                target.mul_(keep)
+
+    return zero
+
+
 def apply(model: nn.Module, mask: Mask) -> nn.Module:
     """Set pruned weights to exactly zero, in place."""
-    params = dict(model.named_parameters())
-    for n, m in mask.items():
-        params[n].mul_(m)
+    zeroer(model, mask)()
     return model
 
 
 def mask_gradients(model: nn.Module, mask: Mask) -> None:
     """Zero the gradients of pruned weights, so no optimiser state builds up for them."""
-    params = dict(model.named_parameters())
-    for n, m in mask.items():
-        if params[n].grad is not None:
-            params[n].grad.mul_(m)
+    zeroer(model, mask)(grad=True)

@@ -134,13 +134,9 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     result = Result()
     model.to(device)
     optimizer = _optimizer(config, model.parameters())
-    # (parameter, mask as 0/1 of the parameter's dtype): multiplying by a bool mask converts it
-    # on every call, a sixth of a small network's step.
-    params = dict(model.named_parameters())
-    pruned = [(params[name], m.to(params[name].device, params[name].dtype))
-              for name, m in (mask or {}).items()]
+    zero = masks_.zeroer(model, mask)
     with deterministic():
-        _zero(pruned)
+        zero()
         model.train()
         for iteration, (x, y) in enumerate(
                 data.batches(config.batch_size, order_seed, first, last), start=first):
@@ -149,9 +145,9 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
                 group["lr"] = learning_rate(config, iteration, per_epoch)
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(x.to(device)), y.to(device)).backward()
-            _zero(pruned, grad=True)
+            zero(grad=True)
             optimizer.step()
-            _zero(pruned)  # weight decay and momentum would otherwise revive them
+            zero()  # weight decay and momentum would otherwise revive them
             if progress is not None:
                 progress.update(1)
         _record(model, data, last, 1, keep, result)
@@ -162,14 +158,6 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
 
 def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-
-
-@torch.no_grad()
-def _zero(pruned, grad=False):
-    for param, keep in pruned:
-        target = param.grad if grad else param
-        if target is not None:
-            target.mul_(keep)
 
 
 def _record(model, data, iteration, every, keep, result):
