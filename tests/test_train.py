@@ -106,12 +106,21 @@ def test_trajectory_is_evaluated_every_n_iterations_and_at_the_end(mnist):
     assert result.at(20) is result.trajectory[3]
 
 
-def test_without_a_validation_split_there_are_only_test_metrics(mnist):
+def test_without_a_validation_split_there_is_no_early_stopping(mnist):
+    # Choosing the iteration by test loss would select on the data the accuracy is reported on.
     no_val = data.Dataset("mnist5k", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, 10)
     _, result = _run(no_val, ADAM)
     assert all(set(row) == {"iteration", "test_loss", "test_acc"} for row in result.trajectory)
-    best = min(result.trajectory, key=lambda row: row["test_loss"])
-    assert result.early_stop_iteration == best["iteration"]
+    assert result.early_stop_iteration is None and result.early_stop_test_acc is None
+    assert result.final_test_acc == result.trajectory[-1]["test_acc"]
+
+
+def test_a_diverged_run_never_early_stops_at_a_nan_loss(mnist):
+    config = dataclasses.replace(ADAM, optimizer="sgd", lr=1e6, eval_every="5it")
+    _, result = _run(mnist, config)
+    losses = [row["val_loss"] for row in result.trajectory]
+    assert any(loss != loss for loss in losses)  # the setting does diverge to NaN
+    assert result.early_stop_iteration == 0  # the one finite, smallest loss: the initial one
 
 
 def test_checkpoints_are_the_weights_at_the_requested_steps(mnist, sparse_mask):
