@@ -42,12 +42,19 @@ class Experiment:
     scope: str = "layer"                 # "layer" or "global"
     rewind_step: str = "0it"
     controls: tuple = ("reinit", "random")
+    control_every: int = 1               # controls at the last round and every n-th before it
     device: str = "cpu"                  # part of the store key: a GPU's numbers differ slightly
 
     def __post_init__(self):
         unknown = set(self.controls) - set(KINDS[1:])
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {KINDS[1:]}")
+        if self.control_every < 1:
+            raise ValueError(f"control_every must be at least 1, not {self.control_every}")
+
+    def has_controls(self, round_: int) -> bool:
+        """Whether the controls train at ``round_`` (never at round 0, the dense network)."""
+        return round_ > 0 and (self.rounds - round_) % self.control_every == 0
 
 
 def _seeds(seed: int) -> dict:
@@ -108,7 +115,7 @@ class _Chain:
         # run beside it, so neither is part of the key: extending an IMP reuses every finished
         # round.
         setup = {k: v for k, v in dataclasses.asdict(experiment).items()
-                 if k not in ("rounds", "controls")}
+                 if k not in ("rounds", "controls", "control_every")}
         self.params = {"experiment": setup, **self.seeds}
         per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
         self.rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
@@ -146,7 +153,8 @@ class _Chain:
             "random": lambda tick: _summary(self._fit(
                 tick, mask=masks.random_prune(mask, other), **rewound)),
         }
-        kinds = ["ticket", *[k for k in KINDS[1:] if k in self.experiment.controls]]
+        controls = self.experiment.controls if self.experiment.has_controls(round_) else ()
+        kinds = ["ticket", *[k for k in KINDS[1:] if k in controls]]
         return [(kind, self._cached(kind, round_, computes[kind])) for kind in kinds]
 
     def finish(self, round_: int, results: dict) -> list[dict]:
@@ -160,7 +168,8 @@ class _Chain:
 
 def runs(experiment: Experiment) -> int:
     """How many training runs ``imp`` makes (for progress bars)."""
-    return 1 + experiment.rounds * (1 + len(experiment.controls))
+    with_controls = sum(experiment.has_controls(r) for r in range(experiment.rounds + 1))
+    return 1 + experiment.rounds + with_controls * len(experiment.controls)
 
 
 def _prune(experiment: Experiment, trained_state: dict, mask: masks.Mask) -> masks.Mask:
@@ -176,7 +185,8 @@ def _summary(result, keep_state=False, rewind=None) -> dict:
     summary = {"trajectory": result.trajectory,
                "early_stop_iteration": result.early_stop_iteration,
                "early_stop_test_acc": result.early_stop_test_acc,
-               "final_test_acc": result.final_test_acc}
+               "final_test_acc": result.final_test_acc,
+               "iterations": result.iterations, "seconds": result.seconds}
     if keep_state:
         summary["final_state"] = result.final_state
     if rewind is not None:
@@ -190,4 +200,25 @@ def _row(round_: int, kind: str, mask: masks.Mask, summary: dict) -> dict:
             "early_stop_iteration": summary["early_stop_iteration"],
             "early_stop_test_acc": summary["early_stop_test_acc"],
             "final_test_acc": summary["final_test_acc"],
+            "iterations": summary["iterations"], "seconds": summary["seconds"],
             "trajectory": summary["trajectory"]}
+
+
+def weights_remaining(experiment: Experiment) -> list[float]:
+    """% of prunable weights left after each round, 0 to ``rounds``, from the layer sizes and
+    rates alone (the counts magnitude pruning keeps, whatever the weights)."""
+    mask = masks.Mask.ones(models.build(experiment.model, 0))
+    sizes = {name: m.numel() for name, m in mask.items()}
+    if experiment.scope == "global":
+        kept, total, levels = sum(sizes.values()), sum(sizes.values()), [100.0]
+        for _ in range(experiment.rounds):
+            kept -= round(kept * experiment.prune_rate)
+            levels.append(100.0 * kept / total)
+        return levels
+    rates = masks.layer_rates(mask, experiment.prune_rate, experiment.output_prune_rate,
+                              list(mask)[-1])
+    kept, levels = dict(sizes), [100.0]
+    for _ in range(experiment.rounds):
+        kept = {n: k - round(k * rates[n]) for n, k in kept.items()}
+        levels.append(100.0 * sum(kept.values()) / sum(sizes.values()))
+    return levels

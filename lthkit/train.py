@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from dataclasses import dataclass, field
 
 import torch
@@ -40,6 +41,9 @@ class Config:
     milestones: tuple = ()           # Steps at which the learning rate is multiplied by gamma
     gamma: float = 0.1
     warmup: str = "0it"              # linear warm-up length
+    # "every": test metrics at every evaluation. "best": only where the validation loss reaches a
+    # new minimum, and at the end: all that early stopping reports, for a third of the cost.
+    test_at: str = "every"
 
 
 @dataclass
@@ -50,6 +54,8 @@ class Result:
     early_stop_iteration: int | None = 0     # None: no validation split, no early stopping
     early_stop_test_acc: float | None = 0.0
     final_test_acc: float = 0.0
+    iterations: int = 0          # trained here (from start to the end)
+    seconds: float = 0.0         # wall time of the run, evaluations included
 
     def at(self, iteration: int) -> dict:
         return next(row for row in self.trajectory if row["iteration"] == iteration)
@@ -152,10 +158,13 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     keep = {Step.parse(s).iterations(per_epoch) for s in checkpoints}
     if first > last:
         raise ValueError(f"start ({start}) is after the end of training ({config.train_steps})")
+    if config.test_at not in ("every", "best"):
+        raise ValueError(f"test_at must be 'every' or 'best', not {config.test_at!r}")
     if str(device).startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device={device!r}, but torch sees no CUDA device here; "
                            f"train on the CPU with device='cpu' (lthkit run: -p device cpu)")
-    result = Result()
+    result = Result(iterations=last - first)
+    started = time.perf_counter()
     model.to(device)
     optimizer = _optimizer(config, model.parameters())
     zero = masks_.zeroer(model, mask)
@@ -165,7 +174,7 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
         model.train()
         for iteration, (x, y) in enumerate(
                 data.batches(config.batch_size, order_seed, first, last), start=first):
-            _record(model, data, iteration, every, keep, result)
+            _record(model, data, config, iteration, every, keep, result)
             if (lr := rate(iteration)) != current:
                 for group in optimizer.param_groups:
                     group["lr"] = current = lr
@@ -176,9 +185,10 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
             zero()  # weight decay and momentum would otherwise revive them
             if progress is not None:
                 progress.update(1)
-        _record(model, data, last, 1, keep, result)
+        _record(model, data, config, last, 1, keep, result, final=True)
     _finish(result)
     result.final_state = _cpu_state(model)
+    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -186,17 +196,22 @@ def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def _record(model, data, iteration, every, keep, result):
+def _record(model, data, config, iteration, every, keep, result, final=False):
     if iteration in keep:
         result.checkpoints[iteration] = _cpu_state(model)
-    if iteration % every and iteration not in keep:
+    if iteration % every and iteration not in keep and not final:
         return
     if result.trajectory and result.trajectory[-1]["iteration"] == iteration:
         return
     row = {"iteration": iteration}
+    test = True
     if data.x_val is not None:
         row["val_loss"], row["val_acc"] = evaluate(model, data.x_val, data.y_val)
-    row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
+        if config.test_at == "best" and not final:
+            best = min((_finite(r["val_loss"]) for r in result.trajectory), default=math.inf)
+            test = _finite(row["val_loss"]) < best
+    if test:
+        row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
     result.trajectory.append(row)
 
 
@@ -211,7 +226,7 @@ def _finish(result: Result) -> None:
     # A diverged run's NaN losses must not win the minimum (NaN compares False with everything).
     best = min(result.trajectory, key=lambda row: (_finite(row["val_loss"]), row["iteration"]))
     result.early_stop_iteration = best["iteration"]
-    result.early_stop_test_acc = best["test_acc"]
+    result.early_stop_test_acc = best.get("test_acc")
 
 
 def _finite(value: float) -> float:
