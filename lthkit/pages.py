@@ -99,27 +99,28 @@ def _drop_unused_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 _REDIRECT = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>{icon}
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title><link rel="icon" href="data:,">
 <meta http-equiv="refresh" content="0; url={target}"></head>
 <body><p><a href="{target}">{title}</a></p></body></html>
 """
 
 
 def _write_index_redirect(app, exception) -> None:
-    """Write ``index.html``, the redirect to the book's first page, as a page with the book's
-    icon. sphinx-external-toc's own redirect is a bare ``<meta>`` line, for which the browser
-    asks the server for ``/favicon.ico``, a request that fails; it writes one only where
-    there is none, so this runs first (priority 400)."""
+    """Write ``index.html``, the redirect to the book's first page, with an empty icon.
+
+    sphinx-external-toc's own redirect is a bare ``<meta>`` line, for which the browser asks
+    the server for ``/favicon.ico`` (a 404), or, with a real icon, starts a request that the
+    redirect then aborts: either is a failed request. An empty ``data:`` icon asks for
+    nothing. External-toc writes its redirect only where there is none, so this runs first
+    (priority 400).
+    """
     import html
 
     if exception is not None or app.builder.name != "html" or app.config.root_doc == "index":
         return
-    favicon = app.config.html_favicon
-    icon = (f'<link rel="icon" href="_static/{html.escape(Path(favicon).name)}">'
-            if favicon and "://" not in favicon else "")
     Path(app.outdir, "index.html").write_text(_REDIRECT.format(
         title=html.escape(app.config.html_title or app.config.project),
-        icon=icon, target=f"{app.config.root_doc}.html"), encoding="utf-8")
+        target=f"{app.config.root_doc}.html"), encoding="utf-8")
 
 
 def setup(app) -> dict:
