@@ -190,26 +190,29 @@ function wrapped(title, width) {
   lines.push(line);
   return typeof title === "object" ? Object.assign({}, title, {text: lines}) : lines;
 }
-// A chart wider than its column (a phone) is drawn again at the column's width with its
-// legend below and its title wrapped, so nothing is cut off; a composite chart keeps its
-// size and scrolls.
-function fitted(spec, width) {
+// A chart wider than its column (a phone) is drawn again, narrower, with its legend below and
+// its title wrapped, so nothing is cut off. The plot's width is set as a number measured from
+// the overflow (Vega-Lite's width "container" warns for charts with a discrete axis); a
+// composite chart (concat, facet) keeps its size and scrolls.
+function fitted(spec, plotWidth, room) {
   var config = Object.assign({}, spec.config);
   config.legend = Object.assign({}, config.legend, {orient: "bottom", columns: 2});
-  var out = Object.assign({}, spec, {width: "container", config: config,
-                                     autosize: {type: "fit-x", contains: "padding"}});
-  if (spec.title) out.title = wrapped(spec.title, width);
+  var out = Object.assign({}, spec, {width: plotWidth, config: config});
+  if (spec.title) out.title = wrapped(spec.title, room);
   return out;
 }
-function draw(el, view, spec, fit) {
-  var shown = fit ? fitted(spec, el.clientWidth) : spec;
+function draw(el, view, spec, plotWidth, tries) {
+  var shown = plotWidth ? fitted(spec, plotWidth, el.clientWidth) : spec;
   return vegaEmbed(view, shown, OPTIONS).then(function (result) {
     var s = el.querySelector(".%(m)s-static"); if (s) s.remove();
+    var over = el.scrollWidth - el.clientWidth;
     var composite = COMPOSITE.some(function (k) { return k in spec; });
-    if (!fit && !composite && el.scrollWidth > el.clientWidth + 1) {
+    if (over > 1 && !composite && tries < 3) {
+      // first the legend moves below at the same width, then the plot narrows by the overflow
+      var width = plotWidth ? Math.max(80, Math.floor(result.view.width() - over - 2))
+                            : result.view.width();
       result.finalize();
-      el.classList.add("%(m)s-fit");
-      return draw(el, view, spec, true);
+      return draw(el, view, spec, width, tries + 1);
     }
   });
 }
@@ -220,7 +223,7 @@ function lthkitDraw() {
     var view = el.querySelector(".%(m)s-view");
     if (!data || !view) return;
     el.dataset.drawn = "1";
-    draw(el, view, JSON.parse(data.textContent), false)
+    draw(el, view, JSON.parse(data.textContent), 0, 0)
       .then(function () { el.dataset.drawn = "done"; })
       .catch(function (err) { el.dataset.drawn = "error"; console.error(err); });
   });
@@ -233,7 +236,7 @@ if (document.readyState === "loading") {
 
 def _bundle_id() -> str:
     import vl_convert
-    return f"format 3, vega-lite {vegalite_version()}, vl-convert {vl_convert.__version__}"
+    return f"format 4, vega-lite {vegalite_version()}, vl-convert {vl_convert.__version__}"
 
 
 def javascript_bundle() -> str:

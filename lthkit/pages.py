@@ -84,7 +84,7 @@ def _drop_unused_scripts(app, pagename, templatename, context, doctree) -> None:
     kept = []
     for js in scripts:
         name = str(getattr(js, "filename", js) or "")
-        body = getattr(js, "attributes", {}).get("body", "") if hasattr(js, "attributes") else ""
+        body = getattr(js, "attributes", {}).get("body", "")
         if "thebe" in name or "THEBE_JS_URL" in body:
             continue
         key = (name, body)

@@ -10,6 +10,10 @@ numbers here, so a reader sees ``0.981`` and ``13.5%``, never ``0.98125000`` or 
 
 A format is a name in ``FORMATS``, a Python format spec (``".2f"`` or ``"{:.1%}"``) or a
 function of one number. Without one, a number keeps three significant digits.
+
+Importing this module (``lthkit.claims`` does) lets pandas show every cell's full text
+(``display.max_colwidth``): a chapter's tables wrap a long sentence, never cut it at 50
+characters.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ FORMATS: dict[str, str] = {
     "ratio": "{:.2f}×",       # a factor: 1.75×
     "seconds": "{:.2f} s",
 }
+pd.set_option("display.max_colwidth", None)
+
 MISSING = "—"  # what a missing or undefined number reads as (None, NaN)
 VERDICT_MARKS = {"pass": "✓", "fail": "✗", "inconclusive": "?"}  # a cue besides colour
 
@@ -111,7 +117,8 @@ def formatted(df: pd.DataFrame, values: Format = None, *, index: Format = None,
                               for c, f in per_column.items()})
     if index is not None:
         styler = styler.format_index(lambda v: format_value(v, index), axis=0)
-    return styler
+    # "dataframe": the book's theme styles it as it styles pandas tables, in both themes.
+    return styler.set_table_attributes('class="dataframe"')
 
 
 # --- HTML, styled by the book's CSS (book/_static/lthkit.css) ---------------------------

@@ -177,7 +177,8 @@ CHARTS = """() => [...document.querySelectorAll('div.lthkit-vega')].map(el => {
   const drawn = view ? view.querySelectorAll('svg.marks, canvas.marks') : [];
   const box = drawn.length ? drawn[0].getBoundingClientRect() : {width: 0, height: 0};
   return {state: el.dataset.drawn, drawn: drawn.length, width: box.width, height: box.height,
-          room: el.clientWidth, static: !!el.querySelector('.lthkit-vega-static')};
+          room: el.clientWidth, overflow: el.scrollWidth - el.clientWidth,
+          static: !!el.querySelector('.lthkit-vega-static')};
 })"""
 
 
@@ -240,62 +241,55 @@ COLOURS = """() => {
 
 # --- the tests -------------------------------------------------------------------------------
 
-def test_every_page_works_offline_without_errors(browser, base_url, html_dir, page_paths):
-    visit, problems = Visit(browser, base_url, viewport=DESKTOP), {}
+def check_every_page(browser, base_url, paths, check, *, kind, viewport=DESKTOP,
+                     scheme="light") -> None:
+    """Open each page, run ``check(page, path) -> [problem, ...]``, screenshot it into
+    ``ARTIFACTS/kind/``; fail listing every problem of every page (console, requests too)."""
+    visit, problems = Visit(browser, base_url, viewport=viewport, scheme=scheme), {}
     try:
-        for path in page_paths:
+        for path in paths:
             page = visit.open(path)
-            text = (html_dir / path).read_text(encoding="utf-8")
-            found = chart_problems(page, text) + link_problems(page, html_dir, base_url)
-            visit.shot(path, "desktop")
+            found = check(page, path)
+            visit.shot(path, kind)
             problems[path] = visit.problems + found
     finally:
         visit.close()
     assert not report(problems), report(problems)
+
+
+def test_every_page_works_offline_without_errors(browser, base_url, html_dir, page_paths):
+    def check(page, path):
+        text = (html_dir / path).read_text(encoding="utf-8")
+        return chart_problems(page, text) + link_problems(page, html_dir, base_url)
+    check_every_page(browser, base_url, page_paths, check, kind="desktop")
 
 
 def test_pages_fit_a_phone(browser, base_url, page_paths):
-    visit, problems = Visit(browser, base_url, viewport=PHONE), {}
-    try:
-        for path in page_paths:
-            page = visit.open(path)
-            found = []
-            scroll = page.evaluate("document.documentElement.scrollWidth")
-            if scroll > PHONE["width"]:
-                found.append(f"the page scrolls sideways: {scroll} px wide")
-            for i, c in enumerate(page.evaluate(CHARTS), 1):
-                if c["drawn"] != 1 or c["width"] > c["room"] + 1:
-                    found.append(f"chart {i} does not fit its column: {c}")
-            visit.shot(path, "phone-390px")
-            problems[path] = visit.problems + found
-    finally:
-        visit.close()
-    assert not report(problems), report(problems)
+    def check(page, path):
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        found = [] if scroll <= PHONE["width"] else [f"the page scrolls sideways: {scroll} px"]
+        return found + [f"chart {i} does not fit its column: {c}"
+                        for i, c in enumerate(page.evaluate(CHARTS), 1)
+                        if c["drawn"] != 1 or c["width"] > c["room"] + 1 or c["overflow"] > 1]
+    check_every_page(browser, base_url, page_paths, check, kind="phone-390px", viewport=PHONE)
 
 
 def test_dark_mode_keeps_verdicts_and_charts_readable(browser, base_url, page_paths):
-    visit, problems = Visit(browser, base_url, viewport=DESKTOP, scheme="dark"), {}
-    seen_verdicts = 0
-    try:
-        for path in page_paths:
-            page = visit.open(path)
-            colours = page.evaluate(COLOURS)
-            found = [] if colours["theme"] == "dark" else [f"theme is {colours['theme']!r}"]
-            for v in colours["verdicts"]:
-                light, dark = sorted((luminance(v["fg"]), luminance(v["bg"])), reverse=True)
-                ratio = (light + 0.05) / (dark + 0.05)
-                if ratio < 4.5:
-                    found.append(f"verdict {v['text']!r}: contrast {ratio:.1f}:1 < 4.5:1")
-            seen_verdicts += len(colours["verdicts"])
-            for i, bg in enumerate(colours["charts"], 1):
-                if luminance(bg) < 0.8:  # Vega draws dark text: the card under it is light
-                    found.append(f"chart {i} sits on a dark background {bg}")
-            visit.shot(path, "desktop-dark")
-            problems[path] = visit.problems + found
-    finally:
-        visit.close()
-    assert seen_verdicts > 0, "no verdict on any page: the scoreboard should show them"
-    assert not report(problems), report(problems)
+    verdicts_seen = []
+
+    def check(page, path):
+        colours = page.evaluate(COLOURS)
+        found = [] if colours["theme"] == "dark" else [f"theme is {colours['theme']!r}"]
+        for v in colours["verdicts"]:
+            light, dark = sorted((luminance(v["fg"]), luminance(v["bg"])), reverse=True)
+            ratio = (light + 0.05) / (dark + 0.05)
+            if ratio < 4.5:
+                found.append(f"verdict {v['text']!r}: contrast {ratio:.1f}:1 < 4.5:1")
+        verdicts_seen.extend(colours["verdicts"])
+        return found + [f"chart {i} sits on a dark background {bg}"  # Vega's text is dark
+                        for i, bg in enumerate(colours["charts"], 1) if luminance(bg) < 0.8]
+    check_every_page(browser, base_url, page_paths, check, kind="desktop-dark", scheme="dark")
+    assert verdicts_seen, "no verdict on any page: the scoreboard should show them"
 
 
 def title_word(notebook: Path, html_dir: Path) -> str:

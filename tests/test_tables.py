@@ -70,6 +70,7 @@ def test_formatted_styles_cells_and_index_but_keeps_the_numbers():
     assert "80.0%" in html and "64.1%" in html and "80.037566" not in html
     assert "0.865" in html and "0.864510" not in html and ">16<" in html
     assert styler.data is df and df.iloc[0, 0] == 0.86451
+    assert 'class="dataframe"' in html          # styled by the book's theme like pandas tables
 
 
 def test_verdict_span_and_table_escape_text():
