@@ -237,9 +237,10 @@ def write_toc(book_dir: Path) -> Path:
 def prepare_pages(book_dir: Path) -> None:
     """Turn the executed chapters into pages: hide their long code cells (the rule in
     ``lthkit.pages``), write the scoreboard from their metrics.json, write ``_toc.yml``."""
-    for nb in chapters(book_dir):
+    main, appendix = book_order(book_dir)
+    for nb in main + appendix:
         pages.hide_code(nb)
-    scoreboard.write(book_dir, sum(book_order(book_dir), []))
+    scoreboard.write(book_dir, main + appendix)
     write_toc(book_dir)
 
 
