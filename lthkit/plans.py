@@ -37,7 +37,8 @@ def lottery_plan(hp: hparams.Lottery) -> Lottery:
     experiment = lottery.Experiment(
         model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
         prune_rate=hp.prune_rate, output_prune_rate=hp.output_prune_rate,
-        control_every=hp.control_every, rewind_step=hp.rewind_step, device=hp.device)
+        control_every=hp.control_every, control_steps=hp.control_steps,
+        rewind_step=hp.rewind_step, device=hp.device)
     return Lottery(xor=xor, dataset=hp.dataset, val_size=hp.val_size, experiment=experiment,
                    seeds=tuple(hp.seed_list))
 
