@@ -83,7 +83,7 @@ def test_python_dash_m_and_the_top_level_cli():
 
 
 def test_agreement_with_a_peer_on_random_inputs(tmp_path):
-    from lthkit.synth.bench import agreement
+    from lthkit.synth.compare import same_function as agreement
     from lthkit.synth.parser import parse_file
     from lthkit.synth.synth import synthesize
     spec = tmp_path / "list_stutter.ml"

@@ -37,15 +37,24 @@ class Enumerator:
             return hit[0]
         return None
 
-    def search(self, typ, accept, k):
+    def search(self, typ, accept, k, score=None, keep=None):
         """First term of ``typ`` up to size k, constructors included, whose vector satisfies
-        ``accept`` (for goals with negative or unconstrained examples, which a dictionary
-        lookup cannot answer and constructor introduction cannot split)."""
+        ``accept`` (for goals with refinements -- ⊤, unions, negations -- which a dictionary
+        lookup cannot answer and constructor introduction cannot always split).  With
+        ``score``, the best-scoring term of the smallest size that has one; with ``keep``, only
+        terms it keeps."""
         self.upto(k)
         for s in range(1, k + 1):
+            best = None
             for term, vec in self.args(typ, s):
-                if accept(vec):
-                    return term
+                if accept(vec) and (keep is None or keep(term)):
+                    if score is None:
+                        return term
+                    sc = score(vec)
+                    if best is None or sc > best[0]:
+                        best = (sc, term)
+            if best is not None:
+                return best[1]
         return None
 
     def elims_of_size(self, s):
@@ -119,7 +128,7 @@ class Enumerator:
                 out.append((term, vec))
         store = self.store
         if typ[0] == "B":
-            for name, atype in self.syn.prog.datatypes[typ[1]]:
+            for name, atype in self.syn.prog.ctors_of(typ):
                 if atype == UNIT:
                     cands = [(Ctor(name), (store.ctor(name, store.unit),) * self.scope.n)] if s == 1 else []
                 else:
@@ -212,9 +221,7 @@ def syntactic(syn, scope, pvars, typ, s):
                         go(i + 1, left - sz, terms + [e], used | u)
             go(0, n, [], frozenset())
         if t[0] == "B":
-            for name, (tname, atype) in syn.prog.ctors.items():
-                if tname != t[1]:
-                    continue
+            for name, atype in syn.prog.ctors_of(t):
                 if atype == UNIT:
                     if n == 1:
                         out.append((Ctor(name), frozenset()))

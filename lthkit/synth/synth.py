@@ -8,28 +8,40 @@ examples share its head, or a tuple (one sub-goal per component), or (4) introdu
 on a scrutinee term, which distributes the worlds to the branches (each branch must receive at
 least one).  Recursive calls are only made on pattern variables structurally smaller than the
 function's argument.  The whole tree is searched with iterative deepening on match depth and
-guess size; every solution is then checked by evaluating it on all the examples.
+guess size; every solution is then checked by evaluating it on all the examples (``verify``).
+
+Examples may be refinements (``refine``): a world whose input is ⊤ reaches every branch of a
+match on it, a goal of ⊤ accepts any term, a union goal any term in one of its alternatives.
+Type variables are opaque types; a polymorphic helper enters the context once per way of
+instantiating it with the types of the goal.
 
     result = synthesize(parse_file("list_stutter.ml"), timeout=10)
     print(result.text)
 """
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 
 from .evaluate import Store
-from .parser import ExTable, Not
-from .pretty import show_program
-from .syntax import UNIT, Ctor, Fix, Match, Tuple, Var, size
+from .examples import ExampleValues
+from .pretty import alpha_key, show_program
+from .refine import exact, sat, top
+from .spec import ExTable
+from .syntax import (UNIT, Ctor, Fix, Match, Tuple, Var, free_vars, size, subst_type, type_args,
+                     type_vars)
 from .tree import Atom, Scope, decompose, fresh
 from .typecheck import check_program
+from .verify import verify
 
 ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
 MAX_DEPTH = 3           # match depth limit
 MAX_SIZE = 14           # guess size limit
 MAX_SCRUTINEE = 3       # scrutinee size limit
 FIRST_PASS = ((0, 8), (1, 10), (2, 11), (3, 12))    # (match depth, guess size cap)
+MATCH_SLACK = 2         # a guess up to this much larger than the budget may replace a match
+RELEVANCE_SLACK = 2     # guess size beyond the first program's allowed to use every argument
 
 
 class SynthTimeout(Exception):
@@ -46,6 +58,7 @@ class Result:
     examples: int = 0
     size: int = 0
     verified: bool = False
+    checked: str = ""           # how the program was verified (examples, enumerated inputs)
     limits: str = ""
     stats: dict = field(default_factory=dict)
 
@@ -53,23 +66,22 @@ class Result:
 class Synth:
     """One synthesis problem: the store of values, the root node and the search."""
 
-    def __init__(self, prog, focusing=True, timeout=None):
+    def __init__(self, prog, focusing=True, timeout=None, deadline=None):
+        """``deadline`` (``time.monotonic()`` seconds) bounds everything from here on, type
+        checking and verification included; ``timeout`` sets it from now."""
+        if deadline is None and timeout is not None:
+            deadline = time.monotonic() + timeout
+        self.deadline = deadline
         check_program(prog)
         self.prog, self.style, self.focusing = prog, prog.style, focusing
-        self.store = Store(prog)
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.store = Store(prog, tick=self.tick)
         self.stats = {"terms": 0, "nodes": 0, "scopes": 0}
         self._ticks = 0
-        self.goal_value = self.example_value(prog.goal.examples)
+        self.examples = ExampleValues(self.store)
+        self.goal_value = self.examples.value(prog.goal.examples)
 
-    # -- examples --------------------------------------------------------------------------
     def example_value(self, ex):
-        st = self.store
-        if isinstance(ex, ExTable):
-            return st.table([(self.example_value(a), self.example_value(r)) for a, r in ex.entries])
-        if isinstance(ex, Not):
-            return st.negative([st.eval(ex.value, {})])
-        return st.eval(ex, {})
+        return self.examples.value(ex)
 
     def tick(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -90,15 +102,40 @@ class Synth:
                 yield d, k
 
     def run(self):
-        atoms = [Atom(Var(name), t, (self.store.globals[name],))
-                 for name, t, _e, _p in self.prog.globals]
+        universe = type_universe(self.prog, self.prog.goal.type)
+        atoms = [Atom(Var(name), inst, (self.store.globals[name],))
+                 for name, t, _e, _p in self.prog.globals for inst in instances(t, universe)]
         self.root_scope = Scope(self, 1, atoms, [], [], {})
         root = self.root = self.root_scope.node(self.prog.goal.type, (self.goal_value,))
         for d, k in self.plan():
             term = self.solve(root, d, k)
             if term is not None:
-                return term
+                return self.prefer_relevant(term, d, k)
         return None
+
+    def prefer_relevant(self, term, d, k):
+        """The smallest program may ignore an argument: a dictionary lookup that tests whether
+        a stored key is 0 instead of comparing it with the key it is given, when every example
+        looks up 0.  Arguments are there to be used, so when the first program ignores some,
+        the same limits (match depth d, guess size up to k + RELEVANCE_SLACK) are searched
+        again for one that uses them all, non-vacuously; the first program stays if there is
+        none."""
+        params, body = [], term
+        while isinstance(body, Fix):
+            params.append(body.param)
+            body = body.body
+        unused = frozenset(params) - free_vars(body)
+        if not unused:
+            return term
+        root = self.root_scope.node(self.prog.goal.type, (self.goal_value,), unused)
+        for d2, k2 in self.plan():
+            if d2 <= d and k2 <= k + RELEVANCE_SLACK:
+                found = self.solve(root, d2, k2)
+                if found is not None:
+                    self.stats["relevance"] = sorted(unused)
+                    self.root = root
+                    return found
+        return term
 
     def solve(self, node, d, k):
         if node.sol is not None and node.cost[0] <= d and node.cost[1] <= k:
@@ -127,7 +164,11 @@ class Synth:
             return UnitTerm, (0, 0), ("tuple", [])
         vals = self.store.vals
         g0 = goal[0]
-        if g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
+        if t[0] == "V" and any(g >= 0 and vals[g][0] == "F" for g in goal):
+            return None         # a function example where an opaque value is asked for
+        if node.req and t == UNIT:
+            return None
+        if not node.req and g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
                 and all(g == g0 for g in goal):
             return Ctor(vals[g0][1]), (0, 1), ("constructor", [])   # a constant: no guessing
         term = self.guess(node, k)
@@ -141,34 +182,38 @@ class Synth:
             return found
         found = self.intro_match(node, d, k)
         if found is not None:
-            return found
+            # Occam, locally: a guess smaller than the whole match is the better program
+            # (`f5 (#2 t1)` rather than a match on it that rebuilds each case)
+            smaller = self.guess(node, min(size(found[0]) - 1, k + MATCH_SLACK, MAX_SIZE))
+            return found if smaller is None else (smaller, found[1], ("guess", []))
         return intro(node, d, k)
 
     def guess(self, node, k):
         enum = node.scope.enum
         if node.plain:
             return enum.lookup(node.type, node.goal, k)
-        vals = self.store.vals
-        goal = node.goal
+        st = self.store
+        worlds = [(i, g) for i, g in enumerate(node.goal) if g != ANY and st.vals[g][0] != "U"]
+        tops = [i for i, g in enumerate(node.goal) if g != ANY and st.vals[g][0] == "U"]
+        req = node.req
 
         def accept(vec):
-            for g, v in zip(goal, vec):
-                if g == ANY:
-                    continue
-                if vals[g][0] == "N":
-                    if v in vals[g][1]:
-                        return False
-                elif g != v:
-                    return False
-            return True
-        return enum.search(node.type, accept, k)
+            return all(vec[i] == g or sat(st, vec[i], g) for i, g in worlds)
+
+        keep = (lambda term: req <= free_vars(term)) if req else None
+
+        # Where the examples leave a value open (⊤), a term carrying an input the examples
+        # also leave open is preferred to one of equal size that does not: `['a] -> ['a; a]`
+        # reads as "keep the element", not "any element will do".
+        score = (lambda vec: sum(not exact(st, vec[i]) for i in tops)) if tops else None
+        return enum.search(node.type, accept, k, score, keep)
 
     def intro_fix(self, node, d, k):
         scope, (_, ptype, rtype) = node.scope, node.type
         tables = self.store.tables
         parent, xs, outs = [], [], []
         for i, g in enumerate(node.goal):
-            if g in tables:
+            if g >= 0 and g in tables:
                 for a, r in tables[g].items():
                     parent.append(i)
                     xs.append(a)
@@ -192,41 +237,56 @@ class Synth:
             child = Scope(self, len(parent), atoms, vars_, fixes, names)
             child.fix_names = (f, x)
             scope._branches[key] = child
-        body = self.solve(child.node(rtype, tuple(outs)), d, k)
+        cnode = child.node(rtype, tuple(outs), node.req)
+        body = self.solve(cnode, d, k)
         if body is None:
             return None
         f, x = child.fix_names
-        cnode = child.node(rtype, tuple(outs))
         return Fix(f, x, ptype, rtype, body), cnode.cost, ("fix", [cnode])
 
     def intro_tuple(self, node, d, k):
         vals = self.store.vals
+        if any(g >= 0 and vals[g][0] == "O" for g in node.goal):
+            return None         # a union of tuples is not a tuple of unions
         comps = node.type[1]
-        items, cost, kids = [], (0, 0), []
-        for j, ct in enumerate(comps):
-            sub = tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
-            cn = node.scope.node(ct, sub)
-            term = self.solve(cn, d, k)
-            if term is None:
-                return None
-            items.append(term)
-            kids.append(cn)
-            cost = max(cost, cn.cost)
-        return Tuple(items), cost, ("tuple", kids)
+        subs = [tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
+                for j in range(len(comps))]
+        for carrier in (range(len(comps)) if node.req else [None]):
+            items, cost, kids = [], (0, 0), []
+            for j, ct in enumerate(comps):
+                cn = node.scope.node(ct, subs[j], node.req if j == carrier else frozenset())
+                term = self.solve(cn, d, k)
+                if term is None:
+                    break
+                items.append(term)
+                kids.append(cn)
+                cost = max(cost, cn.cost)
+            else:
+                return Tuple(items), cost, ("tuple", kids)
+        return None
 
     def intro_ctor(self, node, d, k):
-        vals = self.store.vals
+        st = self.store
+        vals = st.vals
         heads = {vals[g][1] for g in node.goal if g >= 0 and vals[g][0] == "C"}
         if len(heads) != 1:
             return None
         (cname,) = heads
-        atype = self.prog.ctors[cname][1]
+        atype = self.prog.ctor_arg(cname, node.type)
         sub = []
         for g in node.goal:
+            kind = vals[g][0] if g >= 0 else None
             if g == ANY:
                 sub.append(ANY)
-            elif vals[g][0] == "C":
+            elif kind == "C":
                 sub.append(vals[g][2])
+            elif kind == "U":
+                sub.append(top(st, atype))
+            elif kind == "O":   # the alternatives with this head
+                args = [vals[a][2] for a in vals[g][1] if vals[a][0] == "C" and vals[a][1] == cname]
+                if not args or len(args) > 1 and atype[0] == "T":
+                    return None
+                sub.append(args[0] if len(args) == 1 else st.union(args))
             else:               # a negative example `not v`
                 same = [vals[v][2] for v in vals[g][1] if vals[v][1] == cname]
                 if not same:
@@ -234,10 +294,10 @@ class Synth:
                 elif atype == UNIT or atype[0] == "T":
                     return None  # cannot split `not (C (a, b))` into components
                 else:
-                    sub.append(self.store.negative(same))
+                    sub.append(st.negative(same, atype))
         if atype == UNIT:
-            return Ctor(cname), (0, 1), ("constructor", [])
-        cn = node.scope.node(atype, tuple(sub))
+            return None if node.req else (Ctor(cname), (0, 1), ("constructor", []))
+        cn = node.scope.node(atype, tuple(sub), node.req)
         term = self.solve(cn, d, k)
         if term is None:
             return None
@@ -249,18 +309,28 @@ class Synth:
             branches = scope.branches(scrut)
             if any(not idx for _, idx, _ in branches):
                 continue
-            arms, cost, kids = [], (d, 0), []
-            for pat, idx, child in branches:
-                cn = child.node(node.type, tuple(node.goal[i] for i in idx))
-                term = self.solve(cn, d - 1, k)
-                if term is None:
-                    break
-                arms.append((pat, term))
-                kids.append(cn)
-                cost = (max(cost[0], cn.cost[0] + 1), max(cost[1], cn.cost[1]))
-            else:
-                return Match(scrut[0], arms), cost, ("match", kids)
+            # a required variable is used by the scrutinee, or else by one branch (tried in turn)
+            rest = node.req - free_vars(scrut[0]) if node.req else node.req
+            for carrier in (range(len(branches)) if rest else [None]):
+                found = self.match_on(node, scrut, branches, d, k, rest, carrier)
+                if found is not None:
+                    return found
         return None
+
+    def match_on(self, node, scrut, branches, d, k, rest, carrier):
+        arms, cost, kids = [], (d, 0), []
+        for b, (pat, idx, child) in enumerate(branches):
+            cn = child.node(node.type, tuple(node.goal[i] for i in idx),
+                            rest if b == carrier else frozenset())
+            term = self.solve(cn, d - 1, k)
+            if term is None:
+                return None
+            arms.append((pat, term))
+            kids.append(cn)
+            cost = (max(cost[0], cn.cost[0] + 1), max(cost[1], cn.cost[1]))
+        if node.req and rest != node.req and len({alpha_key(t) for _, t in arms}) == 1:
+            return None         # `match x with A -> e | B -> e` does not really use x
+        return Match(scrut[0], arms), cost, ("match", kids)
 
 
 UnitTerm = Tuple(())
@@ -272,57 +342,65 @@ def count_examples(ex):
     return 1
 
 
-def example_paths(ex, prefix=()):
-    if isinstance(ex, ExTable):
-        for a, r in ex.entries:
-            yield from example_paths(r, prefix + (a,))
-    else:
-        yield prefix, ex
+def type_universe(prog, goal_type, limit=12):
+    """The datatypes and type variables a goal works with: those in its type and, within
+    ``limit``, the types their constructors carry (what a polymorphic helper may be used at)."""
+    seen, todo = [], [goal_type]
+    while todo and len(seen) < limit:
+        t = todo.pop(0)
+        if t[0] in ("A", "T"):
+            todo.extend(t[1:] if t[0] == "A" else t[1])
+        elif t not in seen:
+            seen.append(t)
+            if t[0] == "B":
+                todo.extend(type_args(t))
+                todo.extend(a for _, a in prog.ctors_of(t))
+    return seen
 
 
-def verify(syn, program):
-    """Evaluate the program on every example with real recursion; True if all agree."""
-    st = syn.store
-    st.memo = {}
-    fn = st.eval(program, {})
-    for inputs, out in example_paths(syn.prog.goal.examples):
-        v = fn
-        for a in inputs:
-            v = st.apply(v, syn.example_value(a))
-        if isinstance(out, Not):
-            if v < 0 or v == st.eval(out.value, {}):
-                return False
-        elif v < 0 or v != syn.example_value(out):
-            return False
-    return True
+def instances(t, universe, limit=16):
+    """A helper's type at each way of giving its type variables types from ``universe``."""
+    names = sorted(type_vars(t))
+    if not names:
+        return [t]
+    out = []
+    for combo in itertools.product(universe, repeat=len(names)):
+        out.append(subst_type(t, dict(zip(names, combo))))
+        if len(out) >= limit:
+            break
+    return out
 
 
-def synthesize(prog, timeout=None, focusing=True) -> Result:
-    """Synthesise the goal of a parsed spec; never raises for an unsolvable spec."""
+def synthesize(prog, timeout=None, focusing=True, deadline=None) -> Result:
+    """Synthesise the goal of a parsed spec; never raises for an unsolvable spec (a spec that
+    is not well-typed or whose examples contradict each other raises SynthInputError)."""
     t0 = time.perf_counter()
+    if deadline is None and timeout is not None:
+        deadline = time.monotonic() + timeout
+    limit = f"timeout after {timeout:g} s" if timeout is not None else "timeout"
     goal = prog.goal
     res = Result(goal.name, False, examples=count_examples(goal.examples))
-    syn = Synth(prog, focusing=focusing, timeout=timeout)
+    syn = None
     try:
+        syn = Synth(prog, focusing=focusing, deadline=deadline)
+        res.examples = count_examples(goal.examples)
         term = syn.run()
         if term is None:
             res.limits = (f"no program within match depth {MAX_DEPTH}, guess size {MAX_SIZE}, "
                           f"scrutinee size {MAX_SCRUTINEE}")
+        else:
+            res.program, res.size = term, size(term)
+            res.text = show_program(goal.name, goal.type, term, prog.style)
+            res.verified, res.checked = verify(syn, term)
+            res.solved = res.verified
+            if not res.verified:
+                res.limits = f"candidate program failed verification: {res.checked}"
     except SynthTimeout:
-        term = None
-        res.limits = f"timeout after {timeout:g} s"
+        res.solved = res.verified = False
+        res.limits = limit
     except RecursionError:
-        term = None
+        res.solved = res.verified = False
         res.limits = "recursion limit reached"
     res.seconds = time.perf_counter() - t0
-    res.stats = dict(syn.stats)
-    if term is not None:
-        res.program = term
-        res.size = size(term)
-        res.verified = verify(syn, term)
-        res.solved = res.verified
-        res.text = show_program(goal.name, goal.type, term, prog.style)
-        if not res.verified:
-            res.limits = "candidate program failed verification"
-        res.seconds = time.perf_counter() - t0
+    res.stats = dict(syn.stats) if syn is not None else {}
     return res

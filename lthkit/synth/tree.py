@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .evaluate import UNDEF
 from .guess import Enumerator
+from .refine import exact, split
 from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var
 
 # Among scrutinees, recursive calls (`match f1 l2 with ...`) are tried before variables.  Both
@@ -44,6 +45,8 @@ def fresh(names, t):
 def prefix(t):
     if t[0] == "A":
         return "f"
+    if t[0] == "V":
+        return "p"          # a value of a type variable, as the POPL 2016 tool names it
     if t[0] == "T":
         return "t" if t != UNIT else "u"
     return t[1][0]
@@ -98,11 +101,13 @@ class Scope:
             self._envs = [{x: vec[i] for x, vec in self.vars} for i in range(self.n)]
         return self._envs
 
-    def node(self, typ, goal):
-        key = (typ, goal)
+    def node(self, typ, goal, req=frozenset()):
+        """The goal of a term of ``typ`` with value ``goal[i]`` in world i; ``req``: variables
+        the term must use (see ``Synth.prefer_relevant``)."""
+        key = (typ, goal, req)
         nd = self.nodes.get(key)
         if nd is None:
-            nd = self.nodes[key] = Node(self, typ, goal)
+            nd = self.nodes[key] = Node(self, typ, goal, req)
         return nd
 
     # -- match introduction ----------------------------------------------------------------
@@ -110,8 +115,9 @@ class Scope:
         """(term, vector, branches) for every E-term of a datatype up to size smax that sends
         at least one world to every constructor."""
         out = []
-        vals = self.syn.store.vals
-        dts = self.syn.prog.datatypes
+        st = self.syn.store
+        vals = st.vals
+        prog = self.syn.prog
         for s in range(1, smax + 1):
             if s in self._scruts:
                 out.extend(self._scruts[s])
@@ -120,10 +126,13 @@ class Scope:
             for term, t, vec in self.enum.elims_of_size(s):
                 if t[0] != "B":
                     continue
-                ctors = dts[t[1]]
+                ctors = prog.datatypes[t[1]]
                 if len(ctors) < 2:
                     continue
-                heads = {vals[v][1] for v in vec}
+                if all(vals[v][0] == "C" for v in vec):
+                    heads = {vals[v][1] for v in vec}
+                else:           # refinements: ⊤ reaches every branch, a union several
+                    heads = {c for v in vec for c, _ in split(st, v, t)}
                 if len(heads) == len(ctors):
                     found.append((term, t, vec, s))
             self._scruts[s] = found
@@ -142,13 +151,20 @@ class Scope:
         if got is not None:
             return got
         syn = self.syn
-        vals = syn.store.vals
+        st = syn.store
+        vals = st.vals
         atom = next((a for a in self.atoms if a.expr is term), None)
         dec = (atom.dec | atom.param_of) if atom is not None and atom.size == 1 else frozenset()
+        reach = [split(st, v, typ) for v in vec]
         out = []
-        for cname, atype in syn.prog.datatypes[typ[1]]:
-            idx = [i for i, v in enumerate(vec) if vals[v][1] == cname]
-            args = tuple(vals[vec[i]][2] for i in idx)
+        for cname, atype in syn.prog.ctors_of(typ):
+            idx, args = [], []
+            for i, arms in enumerate(reach):
+                for c, arg in arms:
+                    if c == cname:
+                        idx.append(i)
+                        args.append(arg)
+            args = tuple(args)
             names = dict(self.names)
             proj = lambda v: tuple(v[i] for i in idx)
             atoms = [Atom(a.expr, a.type, proj(a.vec), a.size, a.dec, a.param_of)
@@ -191,12 +207,12 @@ def decompose(syn, expr, typ, vec, dec):
 
 
 class Node:
-    __slots__ = ("scope", "type", "goal", "plain", "fails", "sol", "cost", "via")
+    __slots__ = ("scope", "type", "goal", "req", "plain", "fails", "sol", "cost", "via")
 
-    def __init__(self, scope, typ, goal):
-        self.scope, self.type, self.goal = scope, typ, goal
-        vals = scope.syn.store.vals
-        self.plain = all(g >= 0 and vals[g][0] != "N" for g in goal)
+    def __init__(self, scope, typ, goal, req=frozenset()):
+        self.scope, self.type, self.goal, self.req = scope, typ, goal, req
+        st = scope.syn.store
+        self.plain = not req and all(g >= 0 and exact(st, g) for g in goal)
         self.fails = {}
         self.sol = None
         self.cost = None
