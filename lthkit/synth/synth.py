@@ -38,7 +38,8 @@ from .verify import verify
 ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
 MAX_DEPTH = 3           # match depth limit
 MAX_SIZE = 14           # guess size limit
-MAX_SCRUTINEE = 3       # scrutinee size limit
+MAX_SCRUTINEE = 5       # scrutinee size limit
+SCRUTINEE_STEPS = (3, 5)    # scrutinee size caps tried at each match depth, in turn
 FIRST_PASS = ((0, 8), (1, 10), (2, 11), (3, 12))    # (match depth, guess size cap)
 MATCH_SLACK = 2         # a guess up to this much larger than the budget may replace a match
 RELEVANCE_SLACK = 2     # guess size beyond the first program's allowed to use every argument
@@ -76,6 +77,8 @@ class Synth:
         self.prog, self.style, self.focusing = prog, prog.style, focusing
         self.store = Store(prog, tick=self.tick)
         self.stats = {"terms": 0, "nodes": 0, "scopes": 0}
+        self.smax = SCRUTINEE_STEPS[0]      # the scrutinee size cap of the budget being tried
+        self.fixed_args = set()             # arguments given one value by every example
         self._ticks = 0
         self.examples = ExampleValues(self.store)
         self.goal_value = self.examples.value(prog.goal.examples)
@@ -89,17 +92,22 @@ class Synth:
 
     # -- search ----------------------------------------------------------------------------
     def plan(self):
-        """(match depth, guess size) budgets in the order tried.  A first pass caps the guess
-        size by depth, so a deeper tree of small terms is tried before huge guesses in a
-        shallow one; the second pass covers the full limits.  Failures are memoised per node,
-        so budgets already tried cost a lookup."""
+        """(match depth, guess size, scrutinee size) budgets in the order tried.  A first pass
+        caps the guess size by depth, so a deeper tree of small terms is tried before huge
+        guesses in a shallow one; at each depth small scrutinees come first, then larger ones
+        before going deeper (one match on `compare (f e1) (f e2)` rather than two nested
+        matches on `f e1` and `f e2`).  The second pass covers the full limits.  Failures are
+        memoised per node, so budgets already tried cost a lookup."""
+        steps = [m for m in SCRUTINEE_STEPS if m <= MAX_SCRUTINEE] or [MAX_SCRUTINEE]
         for d, cap in FIRST_PASS:
             if d <= MAX_DEPTH:
-                for k in range(1, min(cap, MAX_SIZE) + 1):
-                    yield d, k
+                for m in steps if d else steps[:1]:
+                    for k in range(1, min(cap, MAX_SIZE) + 1):
+                        yield d, k, m
         for d in range(0, MAX_DEPTH + 1):
-            for k in range(1, MAX_SIZE + 1):
-                yield d, k
+            for m in steps if d else steps[:1]:
+                for k in range(1, MAX_SIZE + 1):
+                    yield d, k, m
 
     def run(self):
         universe = type_universe(self.prog, self.prog.goal.type)
@@ -107,13 +115,13 @@ class Synth:
                  for name, t, _e, _p in self.prog.globals for inst in instances(t, universe)]
         self.root_scope = Scope(self, 1, atoms, [], [], {})
         root = self.root = self.root_scope.node(self.prog.goal.type, (self.goal_value,))
-        for d, k in self.plan():
+        for d, k, self.smax in self.plan():
             term = self.solve(root, d, k)
             if term is not None:
-                return self.prefer_relevant(term, d, k)
+                return self.prefer_relevant(term, d, k, self.smax)
         return None
 
-    def prefer_relevant(self, term, d, k):
+    def prefer_relevant(self, term, d, k, m):
         """The smallest program may ignore an argument: a dictionary lookup that tests whether
         a stored key is 0 instead of comparing it with the key it is given, when every example
         looks up 0.  Arguments are there to be used, so when the first program ignores some,
@@ -128,8 +136,8 @@ class Synth:
         if not unused:
             return term
         root = self.root_scope.node(self.prog.goal.type, (self.goal_value,), unused)
-        for d2, k2 in self.plan():
-            if d2 <= d and k2 <= k + RELEVANCE_SLACK:
+        for d2, k2, self.smax in self.plan():
+            if d2 <= d and k2 <= k + RELEVANCE_SLACK and self.smax <= m:
                 found = self.solve(root, d2, k2)
                 if found is not None:
                     self.stats["relevance"] = sorted(unused)
@@ -138,30 +146,38 @@ class Synth:
         return term
 
     def solve(self, node, d, k):
-        if node.sol is not None and node.cost[0] <= d and node.cost[1] <= k:
+        """A term for ``node`` within match depth d, guess size k and scrutinee size
+        ``self.smax``, or None; both answers are memoised on the node."""
+        m = self.smax
+        cost = node.cost
+        if node.sol is not None and cost[0] <= d and cost[1] <= k and cost[2] <= m:
             return node.sol
-        for fd, fk in node.fails.items():
-            if fd >= d and fk >= k:
+        for (fd, fm), fk in node.fails.items():
+            if fd >= d and fk >= k and fm >= m:
                 return None
         self._ticks += 1
         if self._ticks & 63 == 0:
             self.tick()
         found = self.attempt(node, d, k)
         if found is None:
-            if node.fails.get(d, 0) < k:
-                node.fails[d] = k
+            if node.fails.get((d, m), 0) < k:
+                node.fails[(d, m)] = k
             return None
         term, cost, via = found
+        # the budget is the least one known to suffice; the term the smallest one found (a
+        # smaller budget can give a larger term: nested matches on small guesses)
         if node.sol is None or cost <= node.cost:
-            node.sol, node.cost, node.via = term, cost, via
-        return term
+            node.cost = cost
+        if node.sol is None or size(term) < size(node.sol):
+            node.sol, node.via = term, via
+        return node.sol
 
     def attempt(self, node, d, k):
         t, goal = node.type, node.goal
         if t[0] == "A":
             return self.intro_fix(node, d, k)
         if t == UNIT:
-            return UnitTerm, (0, 0), ("tuple", [])
+            return UnitTerm, (0, 0, 0), ("tuple", [])
         vals = self.store.vals
         g0 = goal[0]
         if t[0] == "V" and any(g >= 0 and vals[g][0] == "F" for g in goal):
@@ -170,10 +186,14 @@ class Synth:
             return None
         if not node.req and g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
                 and all(g == g0 for g in goal):
-            return Ctor(vals[g0][1]), (0, 1), ("constructor", [])   # a constant: no guessing
+            # a constant -- unless an argument that has this one value in every example of the
+            # spec holds it: the examples never vary the key of a lookup, yet it is the key
+            var = next((a.expr for a in node.scope.atoms if a.size == 1 and a.vec == goal
+                        and isinstance(a.expr, Var) and a.expr.name in self.fixed_args), None)
+            return (var or Ctor(vals[g0][1])), (0, 1, 0), ("guess" if var else "constructor", [])
         term = self.guess(node, k)
         if term is not None:
-            return term, (0, size(term)), ("guess", [])
+            return term, (0, size(term), 0), ("guess", [])
         # A constructor (or tuple) whose arguments need no match is preferred to a match here;
         # a match here is preferred to one repeated inside every argument.
         intro = self.intro_tuple if t[0] == "T" else self.intro_ctor
@@ -236,6 +256,8 @@ class Synth:
             fixes.append((f, ptype, rtype, rep(node.goal)))
             child = Scope(self, len(parent), atoms, vars_, fixes, names)
             child.fix_names = (f, x)
+            if len(set(xs)) == 1 and len(node.goal) == 1:
+                self.fixed_args.add(x)
             scope._branches[key] = child
         cnode = child.node(rtype, tuple(outs), node.req)
         body = self.solve(cnode, d, k)
@@ -252,7 +274,7 @@ class Synth:
         subs = [tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
                 for j in range(len(comps))]
         for carrier in (range(len(comps)) if node.req else [None]):
-            items, cost, kids = [], (0, 0), []
+            items, cost, kids = [], (0, 0, 0), []
             for j, ct in enumerate(comps):
                 cn = node.scope.node(ct, subs[j], node.req if j == carrier else frozenset())
                 term = self.solve(cn, d, k)
@@ -260,7 +282,7 @@ class Synth:
                     break
                 items.append(term)
                 kids.append(cn)
-                cost = max(cost, cn.cost)
+                cost = join(cost, cn.cost)
             else:
                 return Tuple(items), cost, ("tuple", kids)
         return None
@@ -296,7 +318,7 @@ class Synth:
                 else:
                     sub.append(st.negative(same, atype))
         if atype == UNIT:
-            return None if node.req else (Ctor(cname), (0, 1), ("constructor", []))
+            return None if node.req else (Ctor(cname), (0, 1, 0), ("constructor", []))
         cn = node.scope.node(atype, tuple(sub), node.req)
         term = self.solve(cn, d, k)
         if term is None:
@@ -305,7 +327,7 @@ class Synth:
 
     def intro_match(self, node, d, k):
         scope = node.scope
-        for scrut in scope.scrutinees(MAX_SCRUTINEE):
+        for scrut in scope.scrutinees(self.smax):
             branches = scope.branches(scrut)
             if any(not idx for _, idx, _ in branches):
                 continue
@@ -318,7 +340,7 @@ class Synth:
         return None
 
     def match_on(self, node, scrut, branches, d, k, rest, carrier):
-        arms, cost, kids = [], (d, 0), []
+        arms, cost, kids = [], (1, 0, scrut[3]), []
         for b, (pat, idx, child) in enumerate(branches):
             cn = child.node(node.type, tuple(node.goal[i] for i in idx),
                             rest if b == carrier else frozenset())
@@ -327,13 +349,18 @@ class Synth:
                 return None
             arms.append((pat, term))
             kids.append(cn)
-            cost = (max(cost[0], cn.cost[0] + 1), max(cost[1], cn.cost[1]))
+            cost = join(cost, (cn.cost[0] + 1, cn.cost[1], cn.cost[2]))
         if node.req and rest != node.req and len({alpha_key(t) for _, t in arms}) == 1:
             return None         # `match x with A -> e | B -> e` does not really use x
         return Match(scrut[0], arms), cost, ("match", kids)
 
 
 UnitTerm = Tuple(())
+
+
+def join(a, b):
+    """The budget two parts of a term need together: the larger of each of its measures."""
+    return tuple(map(max, a, b))
 
 
 def count_examples(ex):
