@@ -36,8 +36,8 @@ class Store:
         self.fuzzy = {}      # table id -> [(in, out)] whose input is a refinement, not a value
         self.exact = {}      # value id -> no refinement inside (see refine.exact)
         self.memo = {}       # (fn id, arg id) -> result id
-        self.steps = 0
-        self.tick = tick     # called every 4096 evaluation steps (it raises on a timeout)
+        self.steps = 0       # closure calls
+        self.tick = tick     # called every 1024 closure calls (it raises on a timeout)
         self.oracle = None   # answers applications of ("R", ...) random functions (compare.py)
         self.unit = self.intern(("T", ()))
         self.globals = {}
@@ -110,10 +110,15 @@ class Store:
         fv = self.vals[f]
         kind = fv[0]
         if kind == "F":
-            r = self.lookup(f, a)
+            r = self.tables[f].get(a, UNDEF)
+            if self.fuzzy[f]:
+                r = self.lookup(f, a, r)
         elif kind == "R" and self.oracle is not None:
             r = self.oracle(fv, a)
         elif kind == "K":
+            self.steps += 1
+            if self.steps & 1023 == 0 and self.tick is not None:
+                self.tick()
             node, env = fv[1], dict(fv[2])
             if node.name:
                 env[node.name] = f
@@ -127,10 +132,10 @@ class Store:
         self.memo[key] = r
         return r
 
-    def lookup(self, f, a):
-        """A table applied to ``a``: the meet of the outputs of every example whose input
-        contains ``a`` (an example on ⊤ answers for every value), UNDEF where none does."""
-        r = self.tables[f].get(a, UNDEF)
+    def lookup(self, f, a, r):
+        """A table applied to ``a`` (``r``: the output of an example on exactly ``a``): the
+        meet of the outputs of every example whose input contains ``a`` (an example on ⊤
+        answers for every value), UNDEF where none does."""
         for i, o in self.fuzzy[f]:
             if i != a and sat(self, a, i):
                 r = o if r == UNDEF else meet(self, r, o)
@@ -145,9 +150,6 @@ class Store:
         return self.intern(("K", node, captured))
 
     def eval(self, e, env):
-        self.steps += 1
-        if self.steps & 4095 == 0 and self.tick is not None:
-            self.tick()
         t = type(e)
         if t is Var:
             v = env.get(e.name)

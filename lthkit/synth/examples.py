@@ -62,6 +62,8 @@ class ExampleValues:
 
     def alternatives(self, ex, pos):
         """The input refinements an input example stands for, its unions distributed."""
+        if not self.st.prog.unions:
+            return [self.value(ex, pos)]
         if isinstance(ex, Union):
             out = [v for a in ex.alts for v in self.alternatives(a, pos)]
         elif isinstance(ex, Ctor) and ex.arg is not None:

@@ -91,14 +91,17 @@ class Enumerator:
                 if ftype[0] != "A":
                     continue
                 rtype = ftype[2]
+                seen = self.seen.get(rtype, ())
                 for arg, avec in self.args(ftype[1], s - k):
                     vec = tuple(map(apply, fvec, avec))
                     n += 1
                     if n & 1023 == 0:
                         syn.tick()
-                    if UNDEF in vec:
+                    # most applications repeat a vector already seen: skip those unbuilt
+                    if vec in seen or UNDEF in vec:
                         continue
                     self.add(App(fn, arg), rtype, vec, s)
+                    seen = self.seen[rtype]
         if s >= 2:
             # Projections of tuple-valued terms.  With focusing no variable has a tuple type
             # (it entered the context as its projections), so only results of applications

@@ -75,6 +75,7 @@ class Program:
     goal: Goal | None = None
     style: str = "myth"                             # "myth" or "products"
     abstract: dict = field(default_factory=dict)    # abstract example value -> its type variable
+    unions: bool = False                            # some example holds a union
     _ctors_of: dict = field(default_factory=dict, repr=False)
 
     def ctors_of(self, typ):
@@ -89,6 +90,8 @@ class Program:
 
     def ctor_arg(self, cname, typ):
         """The argument type of constructor ``cname`` in the datatype ``typ``."""
+        if not self.params.get(typ[1]):
+            return self.ctors[cname][1]
         return dict(self.ctors_of(typ))[cname]
 
     def nat_ctors(self):

@@ -20,6 +20,7 @@ instantiating it with the types of the goal.
 """
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -39,9 +40,10 @@ ANY = -2                # an unconstrained world (e.g. a negative example alread
 MAX_DEPTH = 3           # match depth limit
 MAX_SIZE = 14           # guess size limit
 MAX_SCRUTINEE = 5       # scrutinee size limit
-SCRUTINEE_STEPS = (3, 5)    # scrutinee size caps tried at each match depth, in turn
+SCRUTINEE_STEPS = ((1, 3), (8, 5))      # (guess size from which, scrutinee size cap)
 FIRST_PASS = ((0, 8), (1, 10), (2, 11), (3, 12))    # (match depth, guess size cap)
-MATCH_SLACK = 2         # a guess up to this much larger than the budget may replace a match
+MATCH_SLACK = 1         # a guess up to this much larger than the budget may replace a match
+TIE_SIZE = 3            # scrutinees from this size on compete on the size of the match
 RELEVANCE_SLACK = 2     # guess size beyond the first program's allowed to use every argument
 
 
@@ -77,11 +79,13 @@ class Synth:
         self.prog, self.style, self.focusing = prog, prog.style, focusing
         self.store = Store(prog, tick=self.tick)
         self.stats = {"terms": 0, "nodes": 0, "scopes": 0}
-        self.smax = SCRUTINEE_STEPS[0]      # the scrutinee size cap of the budget being tried
+        self.smax = scrutinee_cap(1)        # the scrutinee size cap of the budget being tried
         self.fixed_args = set()             # arguments given one value by every example
         self._ticks = 0
         self.examples = ExampleValues(self.store)
         self.goal_value = self.examples.value(prog.goal.examples)
+        # examples with ⊤, unions or negations need the slower paths of the search
+        self.refined = refined(self.store, self.goal_value)
 
     def example_value(self, ex):
         return self.examples.value(ex)
@@ -94,23 +98,21 @@ class Synth:
     def plan(self):
         """(match depth, guess size, scrutinee size) budgets in the order tried.  A first pass
         caps the guess size by depth, so a deeper tree of small terms is tried before huge
-        guesses in a shallow one; at each depth small scrutinees come first, then larger ones
-        before going deeper (one match on `compare (f e1) (f e2)` rather than two nested
-        matches on `f e1` and `f e2`).  The second pass covers the full limits.  Failures are
+        guesses in a shallow one; the scrutinee size cap grows with the guess size, so that
+        one match on `compare (f e1) (f e2)` comes before two nested matches on `f e1` and
+        `f e2` at the next depth.  The second pass covers the full limits.  Failures are
         memoised per node, so budgets already tried cost a lookup."""
-        steps = [m for m in SCRUTINEE_STEPS if m <= MAX_SCRUTINEE] or [MAX_SCRUTINEE]
         for d, cap in FIRST_PASS:
             if d <= MAX_DEPTH:
-                for m in steps if d else steps[:1]:
-                    for k in range(1, min(cap, MAX_SIZE) + 1):
-                        yield d, k, m
+                for k in range(1, min(cap, MAX_SIZE) + 1):
+                    yield d, k, scrutinee_cap(k)
         for d in range(0, MAX_DEPTH + 1):
-            for m in steps if d else steps[:1]:
-                for k in range(1, MAX_SIZE + 1):
-                    yield d, k, m
+            for k in range(1, MAX_SIZE + 1):
+                yield d, k, scrutinee_cap(k)
 
     def run(self):
-        universe = type_universe(self.prog, self.prog.goal.type)
+        universe = [] if not any(type_vars(t) for _, t, _, _ in self.prog.globals) else \
+            type_universe(self.prog, self.prog.goal.type)
         atoms = [Atom(Var(name), inst, (self.store.globals[name],))
                  for name, t, _e, _p in self.prog.globals for inst in instances(t, universe)]
         self.root_scope = Scope(self, 1, atoms, [], [], {})
@@ -168,7 +170,7 @@ class Synth:
         # smaller budget can give a larger term: nested matches on small guesses)
         if node.sol is None or cost <= node.cost:
             node.cost = cost
-        if node.sol is None or size(term) < size(node.sol):
+        if node.sol is None or term is not node.sol and size(term) < size(node.sol):
             node.sol, node.via = term, via
         return node.sol
 
@@ -188,8 +190,9 @@ class Synth:
                 and all(g == g0 for g in goal):
             # a constant -- unless an argument that has this one value in every example of the
             # spec holds it: the examples never vary the key of a lookup, yet it is the key
-            var = next((a.expr for a in node.scope.atoms if a.size == 1 and a.vec == goal
-                        and isinstance(a.expr, Var) and a.expr.name in self.fixed_args), None)
+            var = self.fixed_args and next(
+                (a.expr for a in node.scope.atoms if a.size == 1 and a.vec == goal
+                 and isinstance(a.expr, Var) and a.expr.name in self.fixed_args), None)
             return (var or Ctor(vals[g0][1])), (0, 1, 0), ("guess" if var else "constructor", [])
         term = self.guess(node, k)
         if term is not None:
@@ -268,15 +271,15 @@ class Synth:
 
     def intro_tuple(self, node, d, k):
         vals = self.store.vals
-        if any(g >= 0 and vals[g][0] == "O" for g in node.goal):
+        goal = node.goal
+        if not node.plain and any(g >= 0 and vals[g][0] == "O" for g in goal):
             return None         # a union of tuples is not a tuple of unions
         comps = node.type[1]
-        subs = [tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
-                for j in range(len(comps))]
         for carrier in (range(len(comps)) if node.req else [None]):
             items, cost, kids = [], (0, 0, 0), []
             for j, ct in enumerate(comps):
-                cn = node.scope.node(ct, subs[j], node.req if j == carrier else frozenset())
+                sub = tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in goal)
+                cn = node.scope.node(ct, sub, node.req if j == carrier else frozenset())
                 term = self.solve(cn, d, k)
                 if term is None:
                     break
@@ -326,8 +329,14 @@ class Synth:
         return Ctor(cname, term), cn.cost, ("constructor", [cn])
 
     def intro_match(self, node, d, k):
+        """The first scrutinee (recursive calls first, then by size) whose branches can all
+        be solved -- or, among those of its kind and size, the one giving the smallest term:
+        a tie in the order is no reason to prefer `match mult x y` to `match compare x y`."""
         scope = node.scope
+        best, tie = None, None
         for scrut in scope.scrutinees(self.smax):
+            if best is not None and (scrut[3], scope.is_recursive_call(scrut[0])) != tie:
+                break
             branches = scope.branches(scrut)
             if any(not idx for _, idx, _ in branches):
                 continue
@@ -336,8 +345,12 @@ class Synth:
             for carrier in (range(len(branches)) if rest else [None]):
                 found = self.match_on(node, scrut, branches, d, k, rest, carrier)
                 if found is not None:
-                    return found
-        return None
+                    if scrut[3] < TIE_SIZE:
+                        return found
+                    if best is None or size(found[0]) < size(best[0]):
+                        best, tie = found, (scrut[3], scope.is_recursive_call(scrut[0]))
+                    break
+        return best
 
     def match_on(self, node, scrut, branches, d, k, rest, carrier):
         arms, cost, kids = [], (1, 0, scrut[3]), []
@@ -356,6 +369,18 @@ class Synth:
 
 
 UnitTerm = Tuple(())
+
+
+def refined(st, g):
+    """Does the example value ``g`` hold a refinement anywhere (inputs of its tables too)?"""
+    if g not in st.tables:
+        return not exact(st, g)
+    return bool(st.fuzzy[g]) or any(refined(st, r) for r in st.tables[g].values())
+
+
+def scrutinee_cap(k):
+    """The largest scrutinee allowed with guesses up to size k."""
+    return min(max(m for k0, m in SCRUTINEE_STEPS if k >= k0), MAX_SCRUTINEE)
 
 
 def join(a, b):
@@ -408,6 +433,11 @@ def synthesize(prog, timeout=None, focusing=True, deadline=None) -> Result:
     goal = prog.goal
     res = Result(goal.name, False, examples=count_examples(goal.examples))
     syn = None
+    # The search makes many small objects and frees none of them until it ends: cyclic
+    # garbage collection passes over them during the search would cost 10-20% of its time
+    # and free nothing.  One pass after it (when the caller next allocates) frees its cycles.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         syn = Synth(prog, focusing=focusing, deadline=deadline)
         res.examples = count_examples(goal.examples)
@@ -428,6 +458,10 @@ def synthesize(prog, timeout=None, focusing=True, deadline=None) -> Result:
     except RecursionError:
         res.solved = res.verified = False
         res.limits = "recursion limit reached"
-    res.seconds = time.perf_counter() - t0
-    res.stats = dict(syn.stats) if syn is not None else {}
+    finally:
+        res.seconds = time.perf_counter() - t0
+        res.stats = dict(syn.stats) if syn is not None else {}
+        syn = None
+        if collecting:
+            gc.enable()
     return res

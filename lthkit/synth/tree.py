@@ -60,6 +60,7 @@ class Scope:
         self.atoms = atoms + self.recursive_calls(atoms)
         self._enum = None
         self._scruts = {}
+        self._sorted = {}
         self._branches = {}
         self._envs = None
         self.nodes = {}
@@ -112,12 +113,16 @@ class Scope:
 
     # -- match introduction ----------------------------------------------------------------
     def scrutinees(self, smax):
-        """(term, vector, branches) for every E-term of a datatype up to size smax that sends
-        at least one world to every constructor."""
+        """(term, type, vector, size) for every E-term of a datatype up to size smax that
+        sends at least one world to every constructor; recursive calls first."""
+        got = self._sorted.get(smax)
+        if got is not None:
+            return got
         out = []
         st = self.syn.store
         vals = st.vals
         prog = self.syn.prog
+        refined = self.syn.refined
         for s in range(1, smax + 1):
             if s in self._scruts:
                 out.extend(self._scruts[s])
@@ -129,19 +134,22 @@ class Scope:
                 ctors = prog.datatypes[t[1]]
                 if len(ctors) < 2:
                     continue
-                if all(vals[v][0] == "C" for v in vec):
-                    heads = {vals[v][1] for v in vec}
-                else:           # refinements: ⊤ reaches every branch, a union several
+                if refined:     # ⊤ reaches every branch, a union several
                     heads = {c for v in vec for c, _ in split(st, v, t)}
+                else:
+                    heads = {vals[v][1] for v in vec}
                 if len(heads) == len(ctors):
                     found.append((term, t, vec, s))
             self._scruts[s] = found
             out.extend(found)
         if RECURSIVE_SCRUTINEES_FIRST:
-            fixes = {f for f, _, _, _ in self.fixes}
-            out.sort(key=lambda c: not (isinstance(c[0], App) and isinstance(c[0].fn, Var)
-                                        and c[0].fn.name in fixes))
+            out.sort(key=lambda c: not self.is_recursive_call(c[0]))
+        self._sorted[smax] = out
         return out
+
+    def is_recursive_call(self, term):
+        return (isinstance(term, App) and isinstance(term.fn, Var)
+                and any(term.fn.name == f for f, _, _, _ in self.fixes))
 
     def branches(self, scrut):
         """Child scopes of a match on ``scrut``: [(pattern, world indices, scope)]."""
@@ -155,7 +163,10 @@ class Scope:
         vals = st.vals
         atom = next((a for a in self.atoms if a.expr is term), None)
         dec = (atom.dec | atom.param_of) if atom is not None and atom.size == 1 else frozenset()
-        reach = [split(st, v, typ) for v in vec]
+        if syn.refined:         # a world may reach several branches (⊤, unions)
+            reach = [split(st, v, typ) for v in vec]
+        else:
+            reach = [((vals[v][1], vals[v][2]),) for v in vec]
         out = []
         for cname, atype in syn.prog.ctors_of(typ):
             idx, args = [], []
@@ -212,7 +223,8 @@ class Node:
     def __init__(self, scope, typ, goal, req=frozenset()):
         self.scope, self.type, self.goal, self.req = scope, typ, goal, req
         st = scope.syn.store
-        self.plain = not req and all(g >= 0 and exact(st, g) for g in goal)
+        self.plain = not req and (not scope.syn.refined
+                                  or all(g >= 0 and exact(st, g) for g in goal))
         self.fails = {}
         self.sol = None
         self.cost = None

@@ -51,6 +51,8 @@ class Checker:
             self.known(x, e)
 
     def resolve(self, t):
+        if not self.metas:
+            return t
         k = t[0]
         if k == "M":
             got = self.metas.get(t[1])
@@ -64,6 +66,8 @@ class Checker:
         return t
 
     def unify(self, a, b):
+        if a == b:
+            return
         a, b = self.resolve(a), self.resolve(b)
         if a == b:
             return
@@ -93,6 +97,8 @@ class Checker:
         """(argument type, result type) of a constructor, instantiated afresh."""
         tname, arg = self.prog.ctors[name]
         params = self.prog.params.get(tname, ())
+        if not params:
+            return arg, ("B", tname)
         sub = {v: ("M", next(self.fresh_ids)) for v in params}
         return subst_type(arg, sub), base(tname, [sub[v] for v in params])
 
@@ -206,6 +212,23 @@ class Checker:
     def example(self, ex, want):
         """Check an example against ``want`` (a type without unknowns) and return its reading
         as a refinement."""
+        kind = type(ex)
+        if kind is Ctor and ex.arg is not None:     # the common case first
+            arg, result = self.ctor_type(ex.name)
+            if result != want:
+                try:
+                    self.unify(result, want)
+                except Mismatch:
+                    self.err(ex, result, want)
+                arg = self.resolve(arg)
+            return Ctor(ex.name, self.example(ex.arg, arg))
+        if kind is Tuple:
+            if want[0] != "T" or len(want[1]) != len(ex.items):
+                self.err(ex, self.infer(ex, {}), want)
+            return Tuple([self.example(x, t) for x, t in zip(ex.items, want[1])])
+        if kind is NatLit or kind is Ctor:
+            self.check(ex, want, {})
+            return ex
         if isinstance(ex, ExTable):
             if want[0] != "A":
                 self.fail(f"examples of a function given where a value of type {show(want)} is expected")
@@ -218,6 +241,7 @@ class Checker:
         if isinstance(ex, Not):
             return Not(self.example(ex.value, want), want)
         if isinstance(ex, Union):
+            self.prog.unions = True
             return Union([self.example(a, want) for a in ex.alts], ex.pos)
         if isinstance(ex, Top):
             return self.top(ex.name, want, ex.pos)
@@ -227,17 +251,6 @@ class Checker:
             if ex.name in self.prog.datatypes:
                 return self.top(ex.name, want, None)
             return self.abstract_value(ex.name, want)
-        if isinstance(ex, Ctor) and ex.arg is not None:
-            arg, result = self.ctor_type(ex.name)
-            try:
-                self.unify(result, want)
-            except Mismatch:
-                self.err(ex, result, want)
-            return Ctor(ex.name, self.example(ex.arg, self.resolve(arg)))
-        if isinstance(ex, Tuple):
-            if want[0] != "T" or len(want[1]) != len(ex.items):
-                self.err(ex, self.infer(ex, {}), want)
-            return Tuple([self.example(x, t) for x, t in zip(ex.items, want[1])])
         self.check(ex, want, {})
         return ex
 
