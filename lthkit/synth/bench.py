@@ -27,7 +27,7 @@ COLUMNS = ["name", "solved", "seconds", "examples", "size", "verified", "checked
 OPTIONAL = ("same_as_peer", "same_function", "error")      # shown when some row has one
 
 
-def run_spec(path, timeout=None, focusing=True, compare=True):
+def run_spec(path, timeout=None, focusing=True, compare=True, generalise=True):
     """One spec's row; never raises for a bad spec (its error is in the row)."""
     name = os.path.basename(path)[:-3]
     row = {"name": name, "solved": False, "seconds": 0.0, "examples": 0, "size": 0,
@@ -38,7 +38,8 @@ def run_spec(path, timeout=None, focusing=True, compare=True):
     try:
         prog = parse_file(path)
         row["examples"] = count_examples(prog.goal.examples)
-        res = synthesize(prog, timeout=timeout, focusing=focusing, deadline=deadline)
+        res = synthesize(prog, timeout=timeout, focusing=focusing, deadline=deadline,
+                         generalise=generalise)
     except SynthInputError as e:
         row.update(error=str(e), seconds=time.perf_counter() - t0)
         return row
@@ -61,13 +62,14 @@ def run_spec(path, timeout=None, focusing=True, compare=True):
     return row
 
 
-def run_suite(directory, timeout=None, focusing=True, names=None, progress=None, compare=True):
+def run_suite(directory, timeout=None, focusing=True, names=None, progress=None, compare=True,
+              generalise=True):
     paths = sorted(glob.glob(os.path.join(directory, "*.ml")))
     if names is not None:
         paths = [p for p in paths if os.path.basename(p)[:-3] in set(names)]
     rows = []
     for p in paths:
-        row = run_spec(p, timeout=timeout, focusing=focusing, compare=compare)
+        row = run_spec(p, timeout=timeout, focusing=focusing, compare=compare, generalise=generalise)
         rows.append(row)
         if progress is not None:
             progress(row)

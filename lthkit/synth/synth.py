@@ -69,9 +69,12 @@ class Result:
 class Synth:
     """One synthesis problem: the store of values, the root node and the search."""
 
-    def __init__(self, prog, focusing=True, timeout=None, deadline=None):
+    def __init__(self, prog, focusing=True, timeout=None, deadline=None, generalise=True):
         """``deadline`` (``time.monotonic()`` seconds) bounds everything from here on, type
-        checking and verification included; ``timeout`` sets it from now."""
+        checking and verification included; ``timeout`` sets it from now.  ``generalise``
+        False turns off the preferences for programs that generalise (an ablation): the
+        first program found in the plan's order is kept."""
+        self.generalise = generalise
         if deadline is None and timeout is not None:
             deadline = time.monotonic() + timeout
         self.deadline = deadline
@@ -120,7 +123,7 @@ class Synth:
         for d, k, self.smax in self.plan():
             term = self.solve(root, d, k)
             if term is not None:
-                return self.prefer_relevant(term, d, k, self.smax)
+                return self.prefer_relevant(term, d, k, self.smax) if self.generalise else term
         return None
 
     def prefer_relevant(self, term, d, k, m):
@@ -170,7 +173,8 @@ class Synth:
         # smaller budget can give a larger term: nested matches on small guesses)
         if node.sol is None or cost <= node.cost:
             node.cost = cost
-        if node.sol is None or term is not node.sol and size(term) < size(node.sol):
+        if node.sol is None or term is not node.sol and (not self.generalise
+                                                         or size(term) < size(node.sol)):
             node.sol, node.via = term, via
         return node.sol
 
@@ -190,7 +194,7 @@ class Synth:
                 and all(g == g0 for g in goal):
             # a constant -- unless an argument that has this one value in every example of the
             # spec holds it: the examples never vary the key of a lookup, yet it is the key
-            var = self.fixed_args and next(
+            var = self.generalise and self.fixed_args and next(
                 (a.expr for a in node.scope.atoms if a.size == 1 and a.vec == goal
                  and isinstance(a.expr, Var) and a.expr.name in self.fixed_args), None)
             return (var or Ctor(vals[g0][1])), (0, 1, 0), ("guess" if var else "constructor", [])
@@ -205,10 +209,13 @@ class Synth:
             return found
         found = self.intro_match(node, d, k)
         if found is not None:
-            # Occam, locally: a guess smaller than the whole match is the better program
-            # (`f5 (#2 t1)` rather than a match on it that rebuilds each case)
-            smaller = self.guess(node, min(size(found[0]) - 1, k + MATCH_SLACK, MAX_SIZE))
-            return found if smaller is None else (smaller, found[1], ("guess", []))
+            if self.generalise:
+                # Occam, locally: a guess smaller than the whole match is the better program
+                # (`f5 (#2 t1)` rather than a match on it that rebuilds each case)
+                smaller = self.guess(node, min(size(found[0]) - 1, k + MATCH_SLACK, MAX_SIZE))
+                if smaller is not None:
+                    return smaller, found[1], ("guess", [])
+            return found
         return intro(node, d, k)
 
     def guess(self, node, k):
@@ -228,7 +235,8 @@ class Synth:
         # Where the examples leave a value open (⊤), a term carrying an input the examples
         # also leave open is preferred to one of equal size that does not: `['a] -> ['a; a]`
         # reads as "keep the element", not "any element will do".
-        score = (lambda vec: sum(not exact(st, vec[i]) for i in tops)) if tops else None
+        score = ((lambda vec: sum(not exact(st, vec[i]) for i in tops))
+                 if tops and self.generalise else None)
         return enum.search(node.type, accept, k, score, keep)
 
     def intro_fix(self, node, d, k):
@@ -345,7 +353,7 @@ class Synth:
             for carrier in (range(len(branches)) if rest else [None]):
                 found = self.match_on(node, scrut, branches, d, k, rest, carrier)
                 if found is not None:
-                    if scrut[3] < TIE_SIZE:
+                    if scrut[3] < TIE_SIZE or not self.generalise:
                         return found
                     if best is None or size(found[0]) < size(best[0]):
                         best, tie = found, (scrut[3], scope.is_recursive_call(scrut[0]))
@@ -423,7 +431,7 @@ def instances(t, universe, limit=16):
     return out
 
 
-def synthesize(prog, timeout=None, focusing=True, deadline=None) -> Result:
+def synthesize(prog, timeout=None, focusing=True, deadline=None, generalise=True) -> Result:
     """Synthesise the goal of a parsed spec; never raises for an unsolvable spec (a spec that
     is not well-typed or whose examples contradict each other raises SynthInputError)."""
     t0 = time.perf_counter()
@@ -439,7 +447,7 @@ def synthesize(prog, timeout=None, focusing=True, deadline=None) -> Result:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        syn = Synth(prog, focusing=focusing, deadline=deadline)
+        syn = Synth(prog, focusing=focusing, deadline=deadline, generalise=generalise)
         res.examples = count_examples(goal.examples)
         term = syn.run()
         if term is None:
