@@ -188,4 +188,8 @@ def main(argv=None) -> int:
     p = OneLineParser(prog="lthkit synth", description=HELP)
     add_arguments(p)
     args = p.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:     # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1

@@ -82,12 +82,14 @@ class Parser(ExampleParser, TokenStream):
         Parser(text, inc, self.prog, self.including + (real,), self.includes).program()
 
     def typedecl(self):
+        pos = self.pos()
         self.expect("type")
         params = self.type_params()
         name = self.ident("a type name")
         if name in self.prog.params and self.prog.params[name] != params:
             self.error(f"type {name} declared twice differently")
         self.prog.params[name] = params
+        self.prog.positions.setdefault(name, pos)
         self.prog.datatypes.setdefault(name, [])
         self.expect("=")
         self.accept("|")

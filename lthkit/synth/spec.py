@@ -71,6 +71,7 @@ class Program:
     datatypes: dict = field(default_factory=dict)   # type name -> [(ctor, arg type)]
     params: dict = field(default_factory=dict)      # type name -> its type variables ('a, ...)
     ctors: dict = field(default_factory=dict)       # ctor -> (type name, arg type)
+    positions: dict = field(default_factory=dict)   # type name -> (file, line, col) declared
     globals: list = field(default_factory=list)     # [(name, type, expr, pos)]
     goal: Goal | None = None
     style: str = "myth"                             # "myth" or "products"

@@ -47,6 +47,9 @@ class Checker:
     def known(self, t, e):
         if t[0] == "B" and t[1] not in self.prog.datatypes:
             self.fail(f"unknown type {t[1]} in `{inline(e, self.prog.style)}`")
+        if t[0] == "B" and len(type_args(t)) != len(self.prog.params.get(t[1], ())):
+            self.fail(f"type {t[1]} takes {len(self.prog.params[t[1]])} type argument(s), "
+                      f"given {len(type_args(t))}, in `{inline(e, self.prog.style)}`")
         for x in (t[1:] if t[0] == "A" else t[1] if t[0] == "T" else type_args(t)):
             self.known(x, e)
 
@@ -303,6 +306,11 @@ def rename_metas(t):
 def check_program(prog):
     """Type-check every helper definition and the goal's examples, replacing the examples by
     their reading as refinements; returns the globals' types."""
+    for tname, ctors in prog.datatypes.items():
+        pos = prog.positions.get(tname, (prog.path, 1, 1))
+        c = Checker(prog, f"{pos[0]}:{pos[1]}:{pos[2]} (type {tname})")
+        for cname, arg in ctors:
+            c.known(arg, Var(cname))
     gtypes = {}
     for name, t, expr, pos in prog.globals:
         c = Checker(prog, f"{pos[0]}:{pos[1]}:{pos[2]} (in {name})")
