@@ -325,3 +325,19 @@ def test_appendix_notebook_is_ready_for_the_book(hparams):
     hparams.resolve("synthesis", **meta["ci_parameters"])
     for preset in hparams.presets("synthesis"):
         assert hparams.resolve("synthesis", preset).preset == preset
+
+
+def test_generalisation_verdict_reaches_pass_fail_and_inconclusive():
+    from lthkit.synth.appendix import generalisation_holds
+    assert generalisation_holds((40, 30, 40), (40, 33, 40)) is True
+    assert generalisation_holds((40, 30, 40), (39, 35, 40)) is False     # a spec lost
+    assert generalisation_holds((40, 30, 40), (40, 29, 40)) is False     # fewer agree
+    assert generalisation_holds((40, 30, 40), (40, 30, 40)) is None      # no difference
+    assert generalisation_holds((5, 3, 5), (5, 5, 5)) is None            # too few compared
+
+
+def test_faster_verdict_reaches_pass_fail_and_inconclusive():
+    from lthkit.synth.appendix import faster_holds
+    assert faster_holds(0.5, 3.8, 0.2) is True
+    assert faster_holds(0.9, 3.8, 0.2) is False
+    assert faster_holds(None, 3.8, 0.2) is None and faster_holds(0.5, 0.0, 0.2) is None
