@@ -12,6 +12,7 @@ import pytest
 
 from lthkit.synth.bench import PROBLEMS, run_suite, write_csv
 from lthkit.synth.cli import main, solve_file
+from test_synth_synth import HARD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAT = "type nat =\n  | Z\n  | S of nat\n"
@@ -104,19 +105,11 @@ def test_timeout_must_be_positive_and_finite(capsys, value):
     assert err.count("\n") == 1 and "--timeout" in err and "Traceback" not in err
 
 
-SLOW = LIST + """let rec append (l1 : list) (l2 : list) : list =
-  match l1 with
-  | Nil -> l2
-  | Cons (x, r) -> Cons (x, append r l2)
-;;
-let f : list -> list -> list |>
-  { [] => ( [] => [3] | [1] => [0; 2] | [2; 2] => [1] )
-  | [1] => ( [] => [2; 0; 1] | [1] => [] | [0; 3] => [3; 3; 3] )
-  | [2; 0] => ( [] => [1; 1] | [1] => [4] | [2; 2] => [0; 0; 0; 1] )
-  | [3] => ( [] => [0; 0; 3] | [2] => [1; 3] | [3; 3] => [0] )
-  | [1; 2] => ( [0] => [3; 2; 1] | [1] => [2] | [3; 0] => [1; 1] )
-  | [0; 1; 2] => ( [] => [] | [5] => [2; 4] | [1; 1] => [0; 3; 0] ) } = ?
-"""
+# a spec whose search runs far longer than the timeout given (test_synth_synth's HARD, with more
+# examples)
+SLOW = HARD.replace("  | [0; 1; 2] =>", "  | [3] => ( [] => [0; 0; 3] | [2] => [1; 3] | [3; 3] => [0] )\n"
+                    "  | [1; 2] => ( [0] => [3; 2; 1] | [1] => [2] | [3; 0] => [1; 1] )\n"
+                    "  | [0; 1; 2] =>")
 
 
 def test_timeout_bounds_the_whole_command(tmp_path):

@@ -20,16 +20,17 @@ import os
 import sys
 
 from .exparse import ExampleParser
+from .typeparse import TypeParser
 from .lexer import SynthInputError, SynthSyntaxError, TokenStream
 from .source import (MAX_INCLUDES, MAX_NAT_LITERAL, MAX_NESTING, RECURSION_LIMIT, check_depth,
                      read_spec)
 from .spec import ExTable, Goal, Not, Program
 from .syntax import (UNIT, App, Ctor, Fix, Let, Match, NatLit, PCtor, PTuple, PVar, PWild, Proj,
-                     Tuple, Unit, Var, arrow, base, show_type, type_vars)
+                     Tuple, Unit, Var, arrow, show_type, type_vars)
 
 
 
-class Parser(ExampleParser, TokenStream):
+class Parser(TypeParser, ExampleParser, TokenStream):
     def __init__(self, text, path, prog, including=(), includes=None):
         super().__init__(text, path)
         self.prog = prog
@@ -115,27 +116,6 @@ class Parser(ExampleParser, TokenStream):
         for c, a in ctors:
             self.prog.ctors[c] = (name, a)
 
-    def type_params(self):
-        """``'a`` or ``('a, 'b)`` before a declared type's name."""
-        if self.peek()[0] == "tyvar":
-            self.i += 1
-            return (self.toks[self.i - 1][1],)
-        if self.at("(") and self.peek(1)[0] == "tyvar":
-            self.i += 1
-            ps = [self.tyvar()]
-            while self.accept(","):
-                ps.append(self.tyvar())
-            self.expect(")")
-            return tuple(ps)
-        return ()
-
-    def tyvar(self):
-        t = self.peek()
-        if t[0] != "tyvar":
-            self.fail("a type variable like 'a")
-        self.i += 1
-        return t[1]
-
     def params(self):
         ps = []
         while self.at("(") and self.peek(1)[0] == "ident" and self.at(":", 2):
@@ -174,93 +154,6 @@ class Parser(ExampleParser, TokenStream):
         if ftype is None:
             raise SynthSyntaxError(f"{pos[0]}:{pos[1]}:{pos[2]}: '{name}' needs a type annotation")
         self.prog.globals.append((name, ftype, expr, pos))
-
-    # -- types ------------------------------------------------------------------------
-    def type_(self):
-        self.enter()
-        try:
-            t = self.ttuple()
-            if self.accept("->"):
-                return ("A", t, self.type_())
-            return t
-        finally:
-            self.leave()
-
-    def fix_result_type(self):
-        """In ``fix f (x:T) : A -> B -> body`` the last arrow starts the body."""
-        parts = [self.ttuple()]
-        while self.at("->"):
-            save = self.i
-            self.i += 1
-            try:
-                t = self.ttuple()
-                if not self.known_type(t):
-                    raise SynthSyntaxError("not a type")
-            except SynthSyntaxError:
-                self.i = save
-                break
-            parts.append(t)
-        out = parts[-1]
-        for t in reversed(parts[:-1]):
-            out = ("A", t, out)
-        return out
-
-    def known_type(self, t):
-        if t[0] == "V":
-            return True
-        if t[0] == "B":
-            return t[1] in self.prog.datatypes
-        if t[0] == "A":
-            return self.known_type(t[1]) and self.known_type(t[2])
-        return all(self.known_type(x) for x in t[1])
-
-    def ttuple(self):
-        items = [self.tapp()]
-        while self.accept("*"):
-            items.append(self.tapp())
-        return items[0] if len(items) == 1 else ("T", tuple(items))
-
-    def tapp(self):
-        """A type atom followed by the names of the datatypes it is an argument of, as in
-        OCaml: ``nat list``, ``('a * 'b) list option``."""
-        args = self.tatom()
-        while True:
-            t = self.peek()
-            arity = len(self.prog.params.get(t[1], ())) if t[0] == "ident" else 0
-            if not arity:
-                break
-            self.i += 1
-            got = len(args) if isinstance(args, list) else 1
-            if got != arity:
-                self.error(f"type {t[1]} takes {arity} argument{'s' * (arity > 1)}, given {got}", t)
-            args = base(t[1], args if isinstance(args, list) else [args])
-        if isinstance(args, list):
-            self.error(f"a list of {len(args)} types must be followed by a type name")
-        return args
-
-    def tatom(self):
-        """One type, or a list of types ``(t1, t2)`` waiting for the datatype they apply to."""
-        t = self.peek()
-        if t[0] == "tyvar":
-            self.i += 1
-            return ("V", t[1])
-        if self.accept("("):
-            first = self.type_()
-            if self.at(","):
-                items = [first]
-                while self.accept(","):
-                    items.append(self.type_())
-                self.expect(")")
-                return items
-            self.expect(")")
-            return first
-        if self.accept("unit"):
-            return UNIT
-        name = self.ident("a type")
-        if self.prog.params.get(name):
-            self.error(f"type {name} needs {len(self.prog.params[name])} type argument(s), as in "
-                       f"'a {name}", t)
-        return base(name)
 
     # -- expressions ------------------------------------------------------------------
     def expr(self):
@@ -476,5 +369,5 @@ def parse_expr(text, prog, path="<string>"):
     return e
 
 
-__all__ = ["parse_file", "parse_text", "parse_expr", "read_spec", "Program", "Goal", "ExTable",
+__all__ = ["parse_file", "parse_text", "parse_expr", "read_spec", "Program", "Goal", "ExTable", "Not",
            "SynthSyntaxError", "SynthInputError", "show_type", "arrow"]

@@ -21,29 +21,26 @@ instantiating it with the types of the goal.
 from __future__ import annotations
 
 import gc
-import itertools
 import time
 from dataclasses import dataclass, field
 
 from .evaluate import Store
 from .examples import ExampleValues
-from .pretty import alpha_key, show_program
-from .refine import exact, sat, top
+from .pretty import show_program
+from .refine import exact, sat
+from .rules import ANY, Rules
 from .spec import ExTable
-from .syntax import (UNIT, Ctor, Fix, Match, Tuple, Var, free_vars, size, subst_type, type_args,
-                     type_vars)
-from .tree import Atom, Scope, decompose, fresh
+from .syntax import UNIT, Ctor, Fix, Tuple, Var, free_vars, size, type_vars
+from .tree import Atom, Scope, instances, type_universe
 from .typecheck import check_program
 from .verify import verify
 
-ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
 MAX_DEPTH = 3           # match depth limit
 MAX_SIZE = 14           # guess size limit
 MAX_SCRUTINEE = 5       # scrutinee size limit
 SCRUTINEE_STEPS = ((1, 3), (8, 5))      # (guess size from which, scrutinee size cap)
 FIRST_PASS = ((0, 8), (1, 10), (2, 11), (3, 12))    # (match depth, guess size cap)
 MATCH_SLACK = 1         # a guess up to this much larger than the budget may replace a match
-TIE_SIZE = 3            # scrutinees from this size on compete on the size of the match
 RELEVANCE_SLACK = 2     # guess size beyond the first program's allowed to use every argument
 
 
@@ -66,7 +63,7 @@ class Result:
     stats: dict = field(default_factory=dict)
 
 
-class Synth:
+class Synth(Rules):
     """One synthesis problem: the store of values, the root node and the search."""
 
     def __init__(self, prog, focusing=True, timeout=None, deadline=None, generalise=True):
@@ -239,143 +236,6 @@ class Synth:
                  if tops and self.generalise else None)
         return enum.search(node.type, accept, k, score, keep)
 
-    def intro_fix(self, node, d, k):
-        scope, (_, ptype, rtype) = node.scope, node.type
-        tables = self.store.tables
-        parent, xs, outs = [], [], []
-        for i, g in enumerate(node.goal):
-            if g >= 0 and g in tables:
-                for a, r in tables[g].items():
-                    parent.append(i)
-                    xs.append(a)
-                    outs.append(r)
-        if not parent:
-            return None
-        key = ("fix", node.goal)
-        child = scope._branches.get(key)
-        if child is None:
-            rep = lambda v: tuple(v[i] for i in parent)
-            names = dict(scope.names)
-            f = fresh(names, node.type)
-            x = fresh(names, ptype)
-            atoms = [Atom(a.expr, a.type, rep(a.vec), a.size, a.dec, a.param_of)
-                     for a in scope.atoms if a.size == 1]
-            atoms += [Atom(e.expr, e.type, e.vec, 1, frozenset(), frozenset([f]))
-                      for e in decompose(self, Var(x), ptype, tuple(xs), frozenset())]
-            vars_ = [(y, rep(v)) for y, v in scope.vars] + [(f, rep(node.goal)), (x, tuple(xs))]
-            fixes = [(g, pt, rt, rep(fv)) for g, pt, rt, fv in scope.fixes]
-            fixes.append((f, ptype, rtype, rep(node.goal)))
-            child = Scope(self, len(parent), atoms, vars_, fixes, names)
-            child.fix_names = (f, x)
-            if len(set(xs)) == 1 and len(node.goal) == 1:
-                self.fixed_args.add(x)
-            scope._branches[key] = child
-        cnode = child.node(rtype, tuple(outs), node.req)
-        body = self.solve(cnode, d, k)
-        if body is None:
-            return None
-        f, x = child.fix_names
-        return Fix(f, x, ptype, rtype, body), cnode.cost, ("fix", [cnode])
-
-    def intro_tuple(self, node, d, k):
-        vals = self.store.vals
-        goal = node.goal
-        if not node.plain and any(g >= 0 and vals[g][0] == "O" for g in goal):
-            return None         # a union of tuples is not a tuple of unions
-        comps = node.type[1]
-        for carrier in (range(len(comps)) if node.req else [None]):
-            items, cost, kids = [], (0, 0, 0), []
-            for j, ct in enumerate(comps):
-                sub = tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in goal)
-                cn = node.scope.node(ct, sub, node.req if j == carrier else frozenset())
-                term = self.solve(cn, d, k)
-                if term is None:
-                    break
-                items.append(term)
-                kids.append(cn)
-                cost = join(cost, cn.cost)
-            else:
-                return Tuple(items), cost, ("tuple", kids)
-        return None
-
-    def intro_ctor(self, node, d, k):
-        st = self.store
-        vals = st.vals
-        heads = {vals[g][1] for g in node.goal if g >= 0 and vals[g][0] == "C"}
-        if len(heads) != 1:
-            return None
-        (cname,) = heads
-        atype = self.prog.ctor_arg(cname, node.type)
-        sub = []
-        for g in node.goal:
-            kind = vals[g][0] if g >= 0 else None
-            if g == ANY:
-                sub.append(ANY)
-            elif kind == "C":
-                sub.append(vals[g][2])
-            elif kind == "U":
-                sub.append(top(st, atype))
-            elif kind == "O":   # the alternatives with this head
-                args = [vals[a][2] for a in vals[g][1] if vals[a][0] == "C" and vals[a][1] == cname]
-                if not args or len(args) > 1 and atype[0] == "T":
-                    return None
-                sub.append(args[0] if len(args) == 1 else st.union(args))
-            else:               # a negative example `not v`
-                same = [vals[v][2] for v in vals[g][1] if vals[v][1] == cname]
-                if not same:
-                    sub.append(ANY)
-                elif atype == UNIT or atype[0] == "T":
-                    return None  # cannot split `not (C (a, b))` into components
-                else:
-                    sub.append(st.negative(same, atype))
-        if atype == UNIT:
-            return None if node.req else (Ctor(cname), (0, 1, 0), ("constructor", []))
-        cn = node.scope.node(atype, tuple(sub), node.req)
-        term = self.solve(cn, d, k)
-        if term is None:
-            return None
-        return Ctor(cname, term), cn.cost, ("constructor", [cn])
-
-    def intro_match(self, node, d, k):
-        """The first scrutinee (recursive calls first, then by size) whose branches can all
-        be solved -- or, among those of its kind and size, the one giving the smallest term:
-        a tie in the order is no reason to prefer `match mult x y` to `match compare x y`."""
-        scope = node.scope
-        best, tie = None, None
-        for scrut in scope.scrutinees(self.smax):
-            if best is not None and (scrut[3], scope.is_recursive_call(scrut[0])) != tie:
-                break
-            branches = scope.branches(scrut)
-            if any(not idx for _, idx, _ in branches):
-                continue
-            # a required variable is used by the scrutinee, or else by one branch (tried in turn)
-            rest = node.req - free_vars(scrut[0]) if node.req else node.req
-            for carrier in (range(len(branches)) if rest else [None]):
-                found = self.match_on(node, scrut, branches, d, k, rest, carrier)
-                if found is not None:
-                    if scrut[3] < TIE_SIZE or not self.generalise:
-                        return found
-                    if best is None or size(found[0]) < size(best[0]):
-                        best, tie = found, (scrut[3], scope.is_recursive_call(scrut[0]))
-                    break
-        return best
-
-    def match_on(self, node, scrut, branches, d, k, rest, carrier):
-        arms, cost, kids = [], (1, 0, scrut[3]), []
-        for b, (pat, idx, child) in enumerate(branches):
-            cn = child.node(node.type, tuple(node.goal[i] for i in idx),
-                            rest if b == carrier else frozenset())
-            term = self.solve(cn, d - 1, k)
-            if term is None:
-                return None
-            arms.append((pat, term))
-            kids.append(cn)
-            cost = join(cost, (cn.cost[0] + 1, cn.cost[1], cn.cost[2]))
-        if node.req and rest != node.req and len({alpha_key(t) for _, t in arms}) == 1:
-            return None         # `match x with A -> e | B -> e` does not really use x
-        return Match(scrut[0], arms), cost, ("match", kids)
-
-
 UnitTerm = Tuple(())
 
 
@@ -391,44 +251,10 @@ def scrutinee_cap(k):
     return min(max(m for k0, m in SCRUTINEE_STEPS if k >= k0), MAX_SCRUTINEE)
 
 
-def join(a, b):
-    """The budget two parts of a term need together: the larger of each of its measures."""
-    return tuple(map(max, a, b))
-
-
 def count_examples(ex):
     if isinstance(ex, ExTable):
         return sum(count_examples(r) for _, r in ex.entries)
     return 1
-
-
-def type_universe(prog, goal_type, limit=12):
-    """The datatypes and type variables a goal works with: those in its type and, within
-    ``limit``, the types their constructors carry (what a polymorphic helper may be used at)."""
-    seen, todo = [], [goal_type]
-    while todo and len(seen) < limit:
-        t = todo.pop(0)
-        if t[0] in ("A", "T"):
-            todo.extend(t[1:] if t[0] == "A" else t[1])
-        elif t not in seen:
-            seen.append(t)
-            if t[0] == "B":
-                todo.extend(type_args(t))
-                todo.extend(a for _, a in prog.ctors_of(t))
-    return seen
-
-
-def instances(t, universe, limit=16):
-    """A helper's type at each way of giving its type variables types from ``universe``."""
-    names = sorted(type_vars(t))
-    if not names:
-        return [t]
-    out = []
-    for combo in itertools.product(universe, repeat=len(names)):
-        out.append(subst_type(t, dict(zip(names, combo))))
-        if len(out) >= limit:
-            break
-    return out
 
 
 def synthesize(prog, timeout=None, focusing=True, deadline=None, generalise=True) -> Result:

@@ -10,10 +10,12 @@ scope: a type and the value wanted in each world.  The search over nodes is ``sy
 """
 from __future__ import annotations
 
+import itertools
+
 from .evaluate import UNDEF
 from .guess import Enumerator
 from .refine import exact, split
-from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var
+from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var, subst_type, type_args, type_vars
 
 # Among scrutinees, recursive calls (`match f1 l2 with ...`) are tried before variables.  Both
 # orders find programs of the same depth and size, but with variables first list_even_parity
@@ -230,3 +232,32 @@ class Node:
         self.cost = None
         self.via = None         # (rule, child nodes) of the solution
         scope.syn.stats["nodes"] += 1
+
+
+def type_universe(prog, goal_type, limit=12):
+    """The datatypes and type variables a goal works with: those in its type and, within
+    ``limit``, the types their constructors carry (what a polymorphic helper may be used at)."""
+    seen, todo = [], [goal_type]
+    while todo and len(seen) < limit:
+        t = todo.pop(0)
+        if t[0] in ("A", "T"):
+            todo.extend(t[1:] if t[0] == "A" else t[1])
+        elif t not in seen:
+            seen.append(t)
+            if t[0] == "B":
+                todo.extend(type_args(t))
+                todo.extend(a for _, a in prog.ctors_of(t))
+    return seen
+
+
+def instances(t, universe, limit=16):
+    """A helper's type at each way of giving its type variables types from ``universe``."""
+    names = sorted(type_vars(t))
+    if not names:
+        return [t]
+    out = []
+    for combo in itertools.product(universe, repeat=len(names)):
+        out.append(subst_type(t, dict(zip(names, combo))))
+        if len(out) >= limit:
+            break
+    return out

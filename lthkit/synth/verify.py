@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import random
 
-from .evaluate import UNDEF
 from .refine import exact, sat
 from .syntax import UNIT
 
