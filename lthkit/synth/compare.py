@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import os
 import random
+import time
 import zlib
 
 from .evaluate import Store
@@ -105,19 +106,38 @@ def oracle(st, prog, size):
     return answer
 
 
-def same_function(path, program, trials=1000, size=30, seed=0):
+class OutOfTime(Exception):
+    pass
+
+
+def same_function(path, program, trials=1000, size=30, seed=0, seconds=10.0):
     """Whether ``program`` agrees with the spec's reference on random inputs: True, False, or
-    None when there is no reference (or no program)."""
+    None when there is no reference (or no program), or the comparison takes more than
+    ``seconds``."""
     ref = reference(path)
     if program is None or ref is None:
         return None
-    prog = parse_file(path)
-    st = Store(prog)
+    deadline = time.monotonic() + seconds
+
+    def tick():
+        if time.monotonic() > deadline:
+            raise OutOfTime()
+    try:
+        return agree(parse_file(path), ref[0], program, trials, size, seed, tick)
+    except OutOfTime:
+        return None
+
+
+def agree(prog, ref_path, program, trials, size, seed, tick):
+    """``same_function`` once the reference is found; ``tick`` raises when time is up."""
+    st = Store(prog, tick=tick)
     st.oracle = oracle(st, prog, size)
-    ours, theirs = st.eval(program, {}), st.eval(reference_program(ref[0], prog), {})
+    ours, theirs = st.eval(program, {}), st.eval(reference_program(ref_path, prog), {})
     args, _ = arg_types(prog.goal.type)
     rng = random.Random(seed)
-    for _ in range(trials):
+    for trial in range(trials):
+        if trial % 64 == 0:
+            tick()
         a, b = ours, theirs
         for t in args:
             # sizes and the chance to stop at a leaf vary by trial, so both long lists and

@@ -123,6 +123,7 @@ class Enumerator:
         got = self.iforms.get(key)
         if got is not None:
             return got
+        self.syn.tick()
         seen = self.iseen.setdefault(typ, set())
         out = []
         for term, vec in self.etype.get(key, ()):
