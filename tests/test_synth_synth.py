@@ -341,3 +341,13 @@ def test_faster_verdict_reaches_pass_fail_and_inconclusive():
     assert faster_holds(0.5, 3.8, 0.2) is True
     assert faster_holds(0.9, 3.8, 0.2) is False
     assert faster_holds(None, 3.8, 0.2) is None and faster_holds(0.5, 0.0, 0.2) is None
+
+
+def test_polymorphic_helper_is_used_at_the_goal_types():
+    src = ("type nat =\n | Z\n | S of nat\ntype 'a list =\n | Nil\n | Cons of 'a * 'a list\n"
+           "let rec append (l1 : 'a list) (l2 : 'a list) : 'a list =\n  match l1 with\n"
+           "  | Nil -> l2\n  | Cons (x, r) -> Cons (x, append r l2)\n;;\n"
+           "let flat : nat list list -> nat list |>\n"
+           "  { [] => [] | [[1]] => [1] | [[2; 0]; [1]] => [2; 0; 1] | [[]; [3]] => [3] | [[3]] => [3] } = ?")
+    res = synthesize(parse_text(src))
+    assert res.solved and "append l2 (f1 l3)" in res.text, res.text
