@@ -87,9 +87,6 @@ class Synth(Rules):
         # examples with ⊤, unions or negations need the slower paths of the search
         self.refined = refined(self.store, self.goal_value)
 
-    def example_value(self, ex):
-        return self.examples.value(ex)
-
     def tick(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise SynthTimeout()
@@ -180,13 +177,11 @@ class Synth(Rules):
         if t[0] == "A":
             return self.intro_fix(node, d, k)
         if t == UNIT:
-            return UnitTerm, (0, 0, 0), ("tuple", [])
+            return None if node.req else (UnitTerm, (0, 0, 0), ("tuple", []))
         vals = self.store.vals
         g0 = goal[0]
         if t[0] == "V" and any(g >= 0 and vals[g][0] == "F" for g in goal):
             return None         # a function example where an opaque value is asked for
-        if node.req and t == UNIT:
-            return None
         if not node.req and g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
                 and all(g == g0 for g in goal):
             # a constant -- unless an argument that has this one value in every example of the
@@ -236,6 +231,7 @@ class Synth(Rules):
                  if tops and self.generalise else None)
         return enum.search(node.type, accept, k, score, keep)
 
+
 UnitTerm = Tuple(())
 
 
@@ -274,7 +270,6 @@ def synthesize(prog, timeout=None, focusing=True, deadline=None, generalise=True
     gc.disable()
     try:
         syn = Synth(prog, focusing=focusing, deadline=deadline, generalise=generalise)
-        res.examples = count_examples(goal.examples)
         term = syn.run()
         if term is None:
             res.limits = (f"no program within match depth {MAX_DEPTH}, guess size {MAX_SIZE}, "
