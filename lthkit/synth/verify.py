@@ -51,10 +51,14 @@ def verify(syn, program):
             if v < 0 or not sat(st, v, out):
                 return False, f"fails on {', '.join(st.show(a) for a in args)}"
     if not n_refined:
-        return True, f"on its {n_exact} examples"
-    how = (f"on {cases} inputs: {n_exact} exact examples and {n_refined} with ⊤ or negated "
-           f"inputs, enumerated up to {MAX_SIZE} constructors")
+        return True, f"on its {plural(n_exact, 'example')}"
+    how = (f"on {cases} inputs: {plural(n_exact, 'exact example')} and {n_refined} with ⊤ or "
+           f"negated inputs, enumerated up to {MAX_SIZE} constructors")
     return True, how + (f" ({PER_EXAMPLE} drawn per example)" if sampled else "")
+
+
+def plural(n, word):
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 def paths(st, g, prefix):
