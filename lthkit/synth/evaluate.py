@@ -35,6 +35,7 @@ class Store:
         self.tables = {}     # table id -> {in: out}
         self.fuzzy = {}      # table id -> [(in, out)] whose input is a refinement, not a value
         self.exact = {}      # value id -> no refinement inside (see refine.exact)
+        self.nats = {}       # (n, zero, succ) -> the value of a number literal
         self.memo = {}       # (fn id, arg id) -> result id
         self.steps = 0       # closure calls
         self.tick = tick     # called every 1024 closure calls (it raises on a timeout)
@@ -94,9 +95,13 @@ class Store:
         return self.intern(("X", name))
 
     def nat(self, n, zero, succ):
-        v = self.ctor(zero, self.unit)
-        for _ in range(n):
-            v = self.ctor(succ, v)
+        key = (n, zero, succ)
+        v = self.nats.get(key)
+        if v is None:
+            v = self.ctor(zero, self.unit)
+            for _ in range(n):
+                v = self.ctor(succ, v)
+            self.nats[key] = v
         return v
 
     # -- evaluation ----------------------------------------------------------------------

@@ -24,6 +24,7 @@ class Enumerator:
         self.store = scope.syn.store
         self.seen = {}      # type -> {vec: (term, size)}        elimination terms
         self.elims = {}     # size -> [(term, type, vec)]
+        self.fns = {}       # size -> [(term, type, vec)] of function type (the ones applied)
         self.etype = {}     # (type, size) -> [(term, vec)]
         self.iseen = {}     # type -> set of vecs                 introduction forms
         self.iforms = {}    # (type, size) -> [(term, vec)]
@@ -76,6 +77,8 @@ class Enumerator:
         seen[vec] = (term, s)
         self.etype.setdefault((typ, s), []).append((term, vec))
         self.elims.setdefault(s, []).append((term, typ, vec))
+        if typ[0] == "A":
+            self.fns.setdefault(s, []).append((term, typ, vec))
 
     def fill(self, s):
         syn, store = self.syn, self.store
@@ -87,9 +90,7 @@ class Enumerator:
         apply = store.apply
         n = 0
         for k in range(1, s):
-            for fn, ftype, fvec in self.elims.get(k, ()):
-                if ftype[0] != "A":
-                    continue
+            for fn, ftype, fvec in self.fns.get(k, ()):
                 rtype = ftype[2]
                 seen = self.seen.get(rtype, ())
                 for arg, avec in self.args(ftype[1], s - k):
