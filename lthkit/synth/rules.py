@@ -17,7 +17,8 @@ from .syntax import UNIT, Ctor, Fix, Match, Tuple, Var, free_vars, size
 from .tree import Atom, Scope, decompose, fresh
 
 ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
-TIE_SIZE = 3            # scrutinees from this size on compete on the size of the match
+TIE_SIZE = 4            # scrutinees this large (a helper on compound arguments) compete on
+                        # the size of the match; smaller ones, many and cheap, go in order
 
 
 class Rules:
