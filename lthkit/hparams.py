@@ -77,13 +77,15 @@ class Lottery:
 
 @dataclass(frozen=True)
 class Synthesis:
-    """Appendix: type-directed synthesis with products (Myth, POPL 2016)."""
+    """Appendix: type-directed synthesis with products, refinement types and polymorphism
+    (Myth, POPL 2016)."""
 
     preset: str = "default"
-    suites: str = _knob("all", choices=["own", "own+pldi", "own+popl", "all"],
+    suites: str = _knob("all", choices=["own", "own+pldi", "own+popl", "own+min", "own+poly", "all"],
                         doc="own problems, and the external suites when they are present")
     timeout: float = _knob(60.0, low=0.1, high=3600.0, doc="seconds allowed per spec")
-    ablation: bool = _knob(True, doc="also run the product suite with focusing off")
+    ablation: bool = _knob(True, doc="also run the ablations: focusing off (product suite) and "
+                                     "the preferences for programs that generalise off")
 
 
 CHAPTERS: dict[str, type] = {"lottery": Lottery, "synthesis": Synthesis}
