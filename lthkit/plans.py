@@ -43,7 +43,22 @@ def lottery_plan(hp: hparams.Lottery) -> Lottery:
                    seeds=tuple(hp.seed_list))
 
 
-BUILDERS = {hparams.Lottery: lottery_plan}
+@dataclass(frozen=True)
+class Synthesis:
+    """The appendix: which benchmark suites run, the time per spec, and the ablations."""
+
+    suites: tuple[str, ...]         # of "own", "pldi", "popl", "min", "poly"
+    timeout: float
+    ablation: bool
+
+
+def synthesis_plan(hp: hparams.Synthesis) -> Synthesis:
+    suites = ("own", "pldi", "popl", "min", "poly") if hp.suites == "all" else tuple(
+        hp.suites.split("+"))
+    return Synthesis(suites=suites, timeout=hp.timeout, ablation=hp.ablation)
+
+
+BUILDERS = {hparams.Lottery: lottery_plan, hparams.Synthesis: synthesis_plan}
 
 
 def build(hp):
