@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
-from . import masks, models, store
+from . import masks, models, procs, store
 from .steps import Step
 from .train import Config, single_thread, train
 
@@ -137,8 +137,8 @@ def imp_seeds(experiment: Experiment, data, seeds, workers: int | None = None,
         return [{**row, "seed": seed} for seed in seeds
                 for row in imp(experiment, data, seed, progress)]
     context = get_context("spawn")  # fork would copy torch's thread pools mid-use
-    with context.Manager() as manager, ProcessPoolExecutor(
-            workers, mp_context=context) as pool:
+    with procs.manager(context) as manager, ProcessPoolExecutor(
+            workers, mp_context=context, initializer=procs.die_with_parent) as pool:
         ticks = manager.Queue()
         futures = [pool.submit(_imp_worker, experiment, data, seed, ticks) for seed in seeds]
         while True:

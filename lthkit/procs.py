@@ -1,6 +1,7 @@
 """The processes lthkit starts never outlive the command that started them::
 
     ProcessPoolExecutor(n, mp_context=ctx, initializer=procs.die_with_parent)   # workers
+    with procs.manager(ctx) as manager: ...      # ctx.Manager(), its server dying with us too
     with procs.interruptible():          # SIGINT / SIGTERM raise procs.Interrupted
         with procs.kernel_guard() as manager_class:
             papermill.execute_notebook(..., kernel_manager_class=manager_class)
@@ -62,6 +63,16 @@ def die_with_parent(parent: int | None = None) -> None:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     _watch(parent, lambda: os._exit(1))
+
+
+def manager(context):
+    """A started ``multiprocessing`` manager (``context.Manager()``) whose server process dies
+    with this one."""
+    from multiprocessing.managers import SyncManager
+
+    started = SyncManager(ctx=context)
+    started.start(die_with_parent)
+    return started
 
 
 def _watch(parent: int, die) -> None:
