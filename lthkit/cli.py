@@ -75,11 +75,11 @@ def _run(args: argparse.Namespace) -> int:
         checked = book.validate_parameters(notebook, params)
     except book.BadParameters as e:
         raise _Usage(f"{notebook}: {e}") from None
+    _check_kernel(args.kernel)
+    _check_output(out, notebook)
     if not checked:
         print(f"lthkit run: note: {notebook} names no metadata.lthkit.chapter; "
               "parameters are checked only by the notebook itself", file=sys.stderr)
-    _check_kernel(args.kernel)
-    _check_output(out, notebook)
     shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
     print(f"lthkit run: {notebook} ({shown}) -> {out}/", flush=True)
     try:
