@@ -43,7 +43,8 @@ class Lottery:
     preset: str = "default"
     # Four seeds cost what three do on two cores (two at a time) and narrow the t interval a lot.
     seeds: int = _knob(4, low=1, high=100, doc="independent IMP runs (init and order seeds)")
-    first_seed: int = _knob(0, low=0, high=1_000_000, doc="seeds used are first_seed … first_seed+seeds-1")
+    first_seed: int = _knob(0, low=0, high=1_000_000,
+                            doc="seeds used are first_seed … first_seed+seeds-1")
     # XOR
     xor_trials: int = _knob(200, low=1, high=100_000, doc="networks trained per setting")
     xor_hidden: list = _knob([2, 4, 6, 8, 10], low=1, high=1000, doc="hidden widths from scratch")
@@ -58,14 +59,19 @@ class Lottery:
     lr: float = _knob(1.2e-3, low=1e-7, high=10.0)
     batch_size: int = _knob(60, low=1, high=65_536)
     # Steps: up to a million iterations or a thousand epochs, 20x the paper's 50K iterations.
-    train_steps: str = _knob("600it", step=True, high=_MOST_STEPS, doc="training length of every run")
-    eval_every: str = _knob("20it", step=True, high=_MOST_STEPS, doc="how often validation and test are measured")
-    val_size: int = _knob(500, low=1, high=20_000, doc="training examples held out for early stopping")
+    train_steps: str = _knob("600it", step=True, high=_MOST_STEPS,
+                             doc="training length of every run")
+    eval_every: str = _knob("20it", step=True, high=_MOST_STEPS,
+                            doc="how often validation and test are measured")
+    val_size: int = _knob(500, low=1, high=20_000,
+                          doc="training examples held out for early stopping")
     rounds: int = _knob(15, low=0, high=60, doc="pruning rounds after the dense run")
     prune_rate: float = _knob(0.2, low=0.0, high=0.99, doc="fraction of hidden weights per round")
     output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")
-    rewind_step: str = _knob("0it", step=True, high=_MOST_STEPS, doc="0 = the original lottery ticket")
-    device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device", doc="where MNIST runs train")
+    rewind_step: str = _knob("0it", step=True, high=_MOST_STEPS,
+                             doc="0 = the original lottery ticket")
+    device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device",
+                        doc="where MNIST runs train")
 
     def __post_init__(self):
         if max(self.xor_ticket_units) >= self.xor_large:
