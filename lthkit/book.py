@@ -100,8 +100,8 @@ def check_kernel(name: str = KERNEL) -> None:
         KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel:
         raise NotebookError(
-            f"no Jupyter kernel named {name!r}; register this environment's Python with\n"
-            f"  {sys.executable} -m ipykernel install --sys-prefix --name {name}\n"
+            f"no Jupyter kernel named {name!r}; register this environment's Python with "
+            f"`{sys.executable} -m ipykernel install --sys-prefix --name {name}` "
             f"(`make book` and `make test` do this)") from None
 
 

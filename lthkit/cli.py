@@ -76,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     except book.BadParameters as e:
         raise _Usage(f"{notebook}: {e}") from None
     _check_kernel(args.kernel)
+    _check_store()
     _check_output(out, notebook)
     if not checked:
         print(f"lthkit run: note: {notebook} names no metadata.lthkit.chapter; "
@@ -123,6 +124,13 @@ def _check_kernel(name: str) -> None:
         raise _Usage(str(e)) from None
 
 
+def _check_store() -> None:
+    from lthkit import book
+    store = book.store_root()
+    if store.exists() and not store.is_dir():
+        raise _Usage(f"the result store {store} ($LTHKIT_STORE, else ./.lthkit) is not a folder")
+
+
 def _check_output(out: Path, notebook: Path) -> None:
     if out.exists() and not out.is_dir():
         raise _Usage(f"--out {out}: exists and is not a folder")
@@ -152,6 +160,7 @@ def _book(args: argparse.Namespace) -> int:
         if not book._find_notebook(name, root / "notebooks").is_file():
             raise _Usage(f"--notebooks {name}: no such notebook, here or in {root / 'notebooks'}")
     _check_kernel(args.kernel)
+    _check_store()
     try:
         with procs.interruptible():
             index = book.build_book(args.root, args.notebooks, force=args.force,

@@ -172,8 +172,16 @@ def test_an_unknown_kernel_exits_2(demo_notebook, tmp_path, monkeypatch, capsys)
     _no_execution(monkeypatch)
     rc = cli.main(["run", str(demo_notebook()), "--kernel", "no-such-kernel",
                    "--out", str(tmp_path / "o")])
-    assert rc == 2 and "no-such-kernel" in capsys.readouterr().err
+    assert rc == 2 and "no-such-kernel" in _one_line(capsys)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_store_that_is_not_a_folder_exits_2(demo_notebook, tmp_path, monkeypatch, capsys):
+    _no_execution(monkeypatch)
+    (tmp_path / "store").write_text("not a folder")
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "store"))
+    assert cli.main(["run", str(demo_notebook()), "--out", str(tmp_path / "o")]) == 2
+    assert str(tmp_path / "store") in _one_line(capsys)
 
 
 def test_book_mistakes_exit_2_before_anything_runs(demo_notebook, tmp_path, monkeypatch,
