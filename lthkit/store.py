@@ -156,6 +156,18 @@ def _lock(base: Path, k: str, *, wait_message: str | None = None, wait: bool = T
     another process holds it."""
     path = base / "locks" / f"{k}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
+    fd = _acquire(path, wait, wait_message)
+    if fd is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _acquire(path: Path, wait: bool, wait_message: str | None) -> int | None:
     said = False
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -165,23 +177,17 @@ def _lock(base: Path, k: str, *, wait_message: str | None = None, wait: bool = T
             except BlockingIOError:
                 if not wait:
                     os.close(fd)
-                    yield False
-                    return
+                    return None
                 if wait_message and not said:
                     print(f"lthkit.store: waiting for another process computing {wait_message}",
                           file=sys.stderr, flush=True)
                     said = True
                 fcntl.flock(fd, fcntl.LOCK_EX)
             if _names(path, fd):
-                break
+                return fd
         except BaseException:
             os.close(fd)
             raise
-        os.close(fd)
-    try:
-        yield True
-    finally:
-        path.unlink(missing_ok=True)
         os.close(fd)
 
 

@@ -241,6 +241,41 @@ def _boom():
     raise RuntimeError("boom")
 
 
+def test_removing_a_lock_file_never_lets_two_holders_in(tmp_path):
+    """A waits on the lock file that its holder then removes; D arrives after the removal and
+    creates a new one. Both may not hold the key at once."""
+    import threading
+
+    holders, most, guard = [], [0], threading.Lock()
+    a_holds, a_may_go = threading.Event(), threading.Event()
+
+    def hold(name, seconds, before=None):
+        with store._lock(tmp_path, "k" * 64):
+            with guard:
+                holders.append(name)
+                most[0] = max(most[0], len(holders))
+            if before:
+                before()
+            time.sleep(seconds)
+            with guard:
+                holders.remove(name)
+
+    a = threading.Thread(target=hold, args=("A", 0, lambda: (a_holds.set(), a_may_go.wait())))
+    a.start()
+    a_holds.wait()
+    b = threading.Thread(target=hold, args=("B", 0.5))
+    b.start()
+    time.sleep(0.3)  # B has opened the file and waits on it
+    a_may_go.set()
+    a.join()
+    d = threading.Thread(target=hold, args=("D", 0.5))
+    d.start()
+    b.join()
+    d.join()
+    assert most[0] == 1
+    assert _locks(tmp_path) == []
+
+
 _HOLDER = textwrap.dedent("""
     import fcntl, sys, time
     with open(sys.argv[1], "w") as f:
