@@ -138,6 +138,13 @@ def kernel_guard():
             await super()._async_launch_kernel(kernel_cmd, **kw)
             _kernels.add(self.provisioner.pid)
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client interrupts every kernel it shuts down, to stop a running cell. The
+            # kernels shut down here are idle (or killed first), and an idle kernel hit by that
+            # SIGINT logs "KeyboardInterrupt caught in kernel" at the end of a good run.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
     try:
         yield GuardedKernelManager
     finally:

@@ -334,3 +334,24 @@ def test_a_signal_the_shell_ignores_stays_ignored():
         assert signal.getsignal(signal.SIGINT) is on_interrupt
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_kernel_being_shut_down_is_not_interrupted_first(monkeypatch):
+    """jupyter_client sends SIGINT before every shutdown; an idle kernel then logs an error."""
+    import asyncio
+
+    from jupyter_client.manager import KernelManager
+
+    from lthkit import procs
+
+    interrupted = []
+
+    async def interrupt(self):
+        interrupted.append(self.shutting_down)
+    monkeypatch.setattr(KernelManager, "_async_interrupt_kernel", interrupt)
+    with procs.kernel_guard() as manager_class:
+        manager = manager_class(kernel_name="lthkit")
+        for shutting_down in (True, False):
+            manager.shutting_down = shutting_down
+            asyncio.run(manager._async_interrupt_kernel())
+    assert interrupted == [False]
