@@ -88,13 +88,29 @@ class Dataset:
             yield self.x_train[idx], self.y_train[idx]
 
     def split_validation(self, size: int, seed: int = 0) -> Dataset:
-        """A copy whose last ``size`` training examples (after a seeded shuffle) validate."""
+        """A copy that holds out ``size`` training examples, stratified by class, to validate.
+
+        Each class gives its share of ``size`` (largest remainders round it), chosen by a seeded
+        shuffle within the class, so the validation split has the training set's class balance."""
         if size <= 0:
             return self
         if size >= len(self.x_train):
             raise ValueError(f"validation size {size} leaves no training data ({len(self.x_train)})")
-        order = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(seed))
-        train, val = order[:-size], order[-size:]
+        generator = torch.Generator().manual_seed(seed)
+        classes, counts = torch.unique(self.y_train, return_counts=True)
+        exact = counts.double() * size / len(self.y_train)
+        shares = exact.floor().long()
+        short = size - int(shares.sum())
+        shares[torch.argsort(exact - shares, descending=True, stable=True)[:short]] += 1
+        train, val = [], []
+        for label, share in zip(classes, shares):
+            members = torch.nonzero(self.y_train == label).flatten()
+            members = members[torch.randperm(len(members), generator=generator)]
+            val.append(members[:share])
+            train.append(members[share:])
+        train, val = torch.cat(train), torch.cat(val)
+        train = train[torch.randperm(len(train), generator=generator)]
+        val = val[torch.randperm(len(val), generator=generator)]
         return Dataset(self.name, self.x_train[train], self.y_train[train], self.x_test,
                        self.y_test, self.num_classes, self.x_train[val], self.y_train[val])
 

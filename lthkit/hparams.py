@@ -59,13 +59,15 @@ class Lottery:
     lr: float = _knob(1.2e-3, low=1e-7, high=10.0)
     batch_size: int = _knob(60, low=1, high=65_536)
     # Steps: up to a million iterations or a thousand epochs, 20x the paper's 50K iterations.
-    train_steps: str = _knob("600it", step=True, high=_MOST_STEPS,
+    train_steps: str = _knob("2000it", step=True, high=_MOST_STEPS,
                              doc="training length of every run")
     eval_every: str = _knob("20it", step=True, high=_MOST_STEPS,
                             doc="how often validation and test are measured")
     val_size: int = _knob(500, low=1, high=20_000,
                           doc="training examples held out for early stopping")
     rounds: int = _knob(15, low=0, high=60, doc="pruning rounds after the dense run")
+    control_every: int = _knob(2, low=1, high=60,
+                               doc="controls train at the last round and every n-th before it")
     prune_rate: float = _knob(0.2, low=0.0, high=0.99, doc="fraction of hidden weights per round")
     output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")
     rewind_step: str = _knob("0it", step=True, high=_MOST_STEPS,
@@ -102,7 +104,8 @@ PRESETS: dict[str, dict[str, dict]] = {
     "lottery": {
         "default": {},
         "paper": dict(seeds=5, xor_trials=1000, dataset="mnist", train_steps="50000it",
-                      eval_every="100it", val_size=5000, rounds=20, xor_iterations=10000,
+                      eval_every="100it", val_size=5000, rounds=20, control_every=1,
+                      xor_iterations=10000,
                       device="cuda"),
     },
     "synthesis": {"default": {}, "paper": {"timeout": 600.0}},
@@ -189,6 +192,16 @@ def _step(name, value, meta):
             raise ParameterError(f"{name}={value!r} is out of range; allowed: at most "
                                  f"{most.epochs} epochs and {most.its} iterations ({most})")
     return value
+
+
+def overrides(chapter: str, namespace: dict) -> dict:
+    """Every knob of ``chapter`` (and ``preset``) that ``namespace`` defines, for ``resolve``.
+
+    A notebook resolves ``overrides(chapter, globals())``: papermill injects the values a user
+    passed as variables, and this picks up every one the chapter accepts, including knobs the
+    parameters cell does not list."""
+    names = [f.name for f in dataclasses.fields(_chapter(chapter))]
+    return {name: namespace[name] for name in names if name in namespace}
 
 
 def to_dict(hp) -> dict:

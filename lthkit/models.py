@@ -11,6 +11,7 @@ Weights, not biases or batch-norm parameters, are prunable, as in the papers.
 from __future__ import annotations
 
 import re
+import threading
 
 import torch
 from torch import nn
@@ -181,13 +182,17 @@ def _make(name: str) -> nn.Module:
     raise ValueError(f"unknown model {name!r}; known: {', '.join(NAMES)}")
 
 
+_BUILDING = threading.Lock()
+
 NAMES = ("xor_mlp_H", "lenet_300_100", "conv2", "conv4", "conv6", "cifar_resnet_20",
          "cifar_vgg_16")
 
 
 def build(name: str, init_seed: int) -> nn.Module:
     """A freshly initialised network; the same ``init_seed`` gives bitwise the same weights."""
-    with torch.random.fork_rng(devices=[]):
+    # The draws come from torch's global generator: one build at a time, so runs built in the
+    # engine's worker threads cannot interleave their draws.
+    with _BUILDING, torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         model = _make(name)
     model.lthkit_name = name

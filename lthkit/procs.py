@@ -1,13 +1,14 @@
 """The processes lthkit starts never outlive the command that started them::
 
     ProcessPoolExecutor(n, mp_context=ctx, initializer=procs.die_with_parent)   # workers
-    with procs.manager(ctx) as manager: ...      # ctx.Manager(), its server dying with us too
+    SyncManager(ctx=ctx).start(procs.die_with_parent)                           # a manager
     with procs.interruptible():          # SIGINT / SIGTERM raise procs.Interrupted
         with procs.kernel_guard() as manager_class:
             papermill.execute_notebook(..., kernel_manager_class=manager_class)
 
-- A worker calls ``die_with_parent`` first: Linux kills it the moment its parent dies
-  (``PR_SET_PDEATHSIG``), and a thread watching the parent's pid does the same elsewhere.
+- A worker process calls ``die_with_parent`` first: Linux kills it the moment its parent dies
+  (``PR_SET_PDEATHSIG``), and a thread watching the parent's pid does the same elsewhere. (The
+  training engine uses threads today; this is for any process pool lthkit starts.)
 - A Jupyter kernel runs in a process group of its own, with every worker and helper process the
   notebook starts. ``kernel_guard`` loads this module into each kernel it starts (an IPython
   extension), which kills that whole group when ``lthkit`` dies, even by SIGKILL; and when the
@@ -53,9 +54,10 @@ class Interrupted(KeyboardInterrupt):
 def die_with_parent(parent: int | None = None) -> None:
     """Make this process die as soon as ``parent`` (default: the process that started it) does.
 
-    For ``ProcessPoolExecutor(initializer=...)`` and ``Process(target=...)`` alike. Linux's
-    death signal follows the parent *thread* that started this process; a pool started from the
-    main thread is what lthkit does, and the watching thread covers the other cases."""
+    For ``ProcessPoolExecutor(initializer=...)``, ``SyncManager.start(...)`` and the start of a
+    ``Process``'s target alike. Linux's death signal follows the parent *thread* that started
+    this process (a pool started from the main thread is safe); the watching thread covers the
+    other cases, and other systems."""
     if parent is None:
         started_by = multiprocessing.parent_process()
         parent = started_by.pid if started_by is not None else os.getppid()
@@ -63,16 +65,6 @@ def die_with_parent(parent: int | None = None) -> None:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     _watch(parent, lambda: os._exit(1))
-
-
-def manager(context):
-    """A started ``multiprocessing`` manager (``context.Manager()``) whose server process dies
-    with this one."""
-    from multiprocessing.managers import SyncManager
-
-    started = SyncManager(ctx=context)
-    started.start(die_with_parent)
-    return started
 
 
 def _watch(parent: int, die) -> None:

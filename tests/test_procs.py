@@ -93,11 +93,13 @@ _POOL_PARENT = textwrap.dedent("""
     import os, sys, time
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
+    from multiprocessing.managers import SyncManager
     from lthkit import procs
 
     if __name__ == "__main__":
         context = get_context("spawn")
-        manager = procs.manager(context)
+        manager = SyncManager(ctx=context)
+        manager.start(procs.die_with_parent)
         pool = ProcessPoolExecutor(2, mp_context=context, initializer=procs.die_with_parent)
         pids = {pool.submit(os.getpid).result() for _ in range(50)} | {manager._process.pid}
         busy = [pool.submit(time.sleep, 300) for _ in range(2)]
@@ -149,42 +151,6 @@ def test_without_a_death_signal_the_watching_thread_ends_the_child():
     left = _wait_until_gone([child], seconds=5)
     _kill_all(left)
     assert left == []
-
-
-_IMP_PARENT = textwrap.dedent("""
-    import sys, torch
-    from lthkit import data, lottery, train
-
-    x, y = torch.randn(120, 784), torch.randint(0, 10, (120,))
-    tiny = data.Dataset("tiny", x, y, x, y, num_classes=10)
-    slow = lottery.Experiment(train=train.Config(train_steps="1000000it", eval_every="1000it"),
-                              rounds=1)
-    if __name__ == "__main__":
-        lottery.imp_seeds(slow, tiny, seeds=[0, 1], workers=2)
-""")
-
-
-def test_imp_seeds_workers_die_when_the_process_running_imp_is_killed(tmp_path):
-    script = tmp_path / "imp_parent.py"
-    script.write_text(_IMP_PARENT)
-    env_store = {**ENV, "LTHKIT_STORE": str(tmp_path / "store")}
-    parent = subprocess.Popen([sys.executable, str(script)], env=env_store,
-                              start_new_session=True)
-    started = []
-    try:
-        deadline = time.time() + 120
-        while len(_descendants(parent.pid)) < 3:  # the manager and two workers, at least
-            assert parent.poll() is None, "imp_seeds ended before it was killed"
-            assert time.time() < deadline, "imp_seeds never started its workers"
-            time.sleep(0.2)
-        time.sleep(2)  # the workers are training by now
-        started = [i for i in map(_identity, _descendants(parent.pid)) if i]
-    finally:
-        parent.kill()
-        parent.wait(timeout=30)
-    left = _wait_until_gone(started)
-    _kill_all(left)
-    assert left == [], f"{len(left)} of imp_seeds' {len(started)} processes outlived it"
 
 
 # --- lthkit run / lthkit book, interrupted -----------------------------------------------------
