@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from . import engine, masks, models, store
 from .steps import Step
-from .train import Config, single_thread
+from .train import Config
 
 KINDS = ("ticket", "reinit", "random")
 
@@ -144,10 +144,8 @@ class _Chain:
             params["control_steps"] = self.experiment.control_steps
 
         def task(tick):
-            # Always one thread, so an entry is bitwise the same whichever path computed it.
-            with single_thread():
-                return store.cached(f"lottery.{kind}", params, lambda: compute(tick),
-                                    data_fingerprint=self.data.fingerprint)
+            return store.cached(f"lottery.{kind}", params, lambda: compute(tick),
+                                data_fingerprint=self.data.fingerprint)
         return task
 
     def tasks(self, round_: int) -> list[tuple]:
