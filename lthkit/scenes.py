@@ -1,0 +1,295 @@
+"""Scenes: a colour-image task that lthkit generates, with exact per-pixel concept masks::
+
+    images, labels, masks = generate(1000, seed=0, split="test")
+    # images uint8 (N, 3, 32, 32); labels int64 (N,); masks uint8 (N, 5, 32, 32), one label map per
+    # category of CATEGORIES, values indexing CONCEPTS[category] (0: the category does not apply)
+
+``data.load("scenes")`` wraps this into normalised train / validation / test splits through the
+store. Chapters 2–5 need a task where deep conv nets learn slowly enough for the early phase of
+training to matter (CIFAR-10 in the papers, which cannot be had here) and per-pixel labels of
+human concepts for network dissection (Broden in the papers).
+
+A scene is a background of two regions split by a tilted horizon, each of a kind (sky, grass,
+water, sand, wall) with its own colour field and texture, sprinkled with specks of clutter; on it
+lie one *main* object and up to ``distractors`` smaller ones. Every object has a shape (SHAPES),
+a primary and a secondary colour (COLOURS), a surface texture painted in the secondary colour
+(plain, stripes, dots, checks) and a one-pixel rim in its primary colour; position, scale and
+rotation are random, objects occlude one another in a random depth order, and Gaussian pixel
+noise and colour jitter blur the palette.
+
+**The class is the shape of the largest object** (the main one; distractors are at most
+``distractor_scale`` times its size). Like naming the object in a CIFAR photograph, this needs
+spatial reasoning: a shape is an arrangement of edges, recognised at any position, rotation,
+scale, colour and texture, among distractors of other shapes, so no pixel, colour or texture
+statistic gives it away. An MLP must learn each shape at every position separately; a conv net
+shares that work across positions, so it should clearly beat an MLP (``benchmarks/
+scenes_learnability.py`` measures how far). Colour, texture and background are independent of
+the class, which is what dissection needs: units that detect them are not class detectors.
+
+Masks are exact: each concept map labels the pixels painted with that concept, after occlusion.
+Generation is vectorised over images in chunks, each from its own seed, so the same
+``(seed, split, n, size, knobs)`` gives the same bytes, and the splits are independent streams.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import scene_backgrounds as backgrounds
+
+SHAPES = ("circle", "ring", "square", "triangle", "star", "cross", "crescent", "heart", "ell",
+          "bar")
+CLASSES = SHAPES
+COLOURS = {"red": (0.85, 0.10, 0.10), "orange": (0.95, 0.55, 0.05),
+           "yellow": (0.95, 0.90, 0.15), "green": (0.15, 0.70, 0.20),
+           "cyan": (0.10, 0.80, 0.85), "blue": (0.15, 0.25, 0.85),
+           "purple": (0.55, 0.20, 0.75), "pink": (0.95, 0.50, 0.70),
+           "white": (0.95, 0.95, 0.95), "black": (0.08, 0.08, 0.08)}
+TEXTURES = ("plain", "stripes", "dots", "checks")
+PARTS = ("boundary", "interior")
+CATEGORIES = ("shape", "colour", "texture", "background", "part")
+# Label value v of a category's map names CONCEPTS[category][v]; 0 ("") means "not applicable".
+CONCEPTS = {"shape": ("",) + SHAPES, "colour": ("",) + tuple(COLOURS),
+            "texture": ("",) + TEXTURES, "background": ("",) + backgrounds.KINDS,
+            "part": ("",) + PARTS}
+SPLITS = ("train", "val", "test")
+PALETTE = torch.tensor(list(COLOURS.values()))
+_CHUNK = 1000  # images rendered at once: bounds memory (~100 MB at 32×32), not the result
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """Difficulty. Sizes are fractions of the image side; colours are in [0, 1]."""
+
+    distractors: int = 3            # each image has 0..distractors smaller objects (uniform)
+    distractor_scale: float = 0.7   # a distractor's radius is 0.35..this × the main object's
+    scale: tuple = (0.2, 0.38)      # the main object's radius, as a fraction of the side
+    clutter: float = 6.0            # mean number of background specks per image
+    noise: float = 0.04             # std of Gaussian pixel noise
+    jitter: float = 0.06            # colour jitter, uniform ± per channel, per object and region
+    min_visible: float = 0.6        # less of the main object visible: it is brought to the front
+
+    def __post_init__(self):
+        object.__setattr__(self, "scale", tuple(self.scale))  # a list from YAML hashes too
+        checks = {"distractors": 0 <= self.distractors <= 8,
+                  "distractor_scale": 0.35 <= self.distractor_scale < 1,
+                  "scale": len(self.scale) == 2 and 0.05 <= self.scale[0] <= self.scale[1] <= 0.5,
+                  "clutter": 0 <= self.clutter <= 50, "noise": 0 <= self.noise <= 0.5,
+                  "jitter": 0 <= self.jitter <= 0.3, "min_visible": 0 <= self.min_visible <= 1}
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"scenes knob {name}={getattr(self, name)!r} is out of range "
+                                 f"(distractors 0..8, distractor_scale [0.35, 1), scale (lo, hi) "
+                                 f"in [0.05, 0.5], clutter 0..50, noise 0..0.5, jitter 0..0.3, "
+                                 f"min_visible 0..1)")
+
+
+def generate(n: int, seed: int = 0, split: str = "train", size: int = 32,
+             knobs: Knobs = Knobs(), masks: bool = True):
+    """``n`` scenes of ``size``×``size``: uint8 images, balanced int64 labels, uint8 masks (or
+    None when ``masks`` is False). Each split is its own stream: the test set does not change
+    when the training set grows."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if not 8 <= size <= 256:
+        raise ValueError(f"image size must be 8..256 pixels, not {size}")
+    if n < 0:
+        raise ValueError(f"number of images must be ≥ 0, not {n}")
+    root = np.random.SeedSequence([int(seed), SPLITS.index(split)])
+    label_seed, *chunk_seeds = root.spawn(1 + math.ceil(n / _CHUNK))
+    # Exactly balanced classes, in a seeded order.
+    labels = (torch.arange(n) % len(CLASSES))[torch.randperm(n, generator=_gen(label_seed))]
+    images = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    maps = torch.empty(n, len(CATEGORIES), size, size, dtype=torch.uint8) if masks else None
+    for i, chunk_seed in enumerate(chunk_seeds):
+        part = slice(i * _CHUNK, min(n, (i + 1) * _CHUNK))
+        layout_seed, noise_seed = chunk_seed.spawn(2)
+        image, concept = render(layout(labels[part], size, knobs, _gen(layout_seed)), knobs,
+                                _gen(noise_seed), masks)
+        images[part] = image
+        if masks:
+            maps[part] = concept
+    return images, labels, maps
+
+
+def _gen(seed_sequence: np.random.SeedSequence) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed_sequence.generate_state(1, np.uint64)[0]))
+
+
+def layout(labels: torch.Tensor, size: int, knobs: Knobs, g: torch.Generator) -> dict:
+    """Where everything goes: per-object tensors of shape (N, K), slot 0 the main object, and
+    the background's regions. Draws the same number of numbers whatever the knobs' values
+    (except ``distractors``), so noise and jitter never move anything."""
+    n, k = len(labels), 1 + knobs.distractors
+    rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
+    count = torch.randint(0, knobs.distractors + 1, (n, 1), generator=g)
+    present = torch.arange(k) <= count
+    lo, hi = knobs.scale
+    main = (lo + (hi - lo) * rand(n, 1)) * size
+    ratio = 0.35 + (knobs.distractor_scale - 0.35) * rand(n, k)
+    radius = torch.cat([main, main * ratio[:, 1:]], 1)
+    # The main object keeps most of itself in the frame; distractors may hang off the edge.
+    margin = torch.cat([0.6 * main, torch.zeros(n, k - 1)], 1)
+    cx = margin + (size - 2 * margin) * rand(n, k)
+    cy = margin + (size - 2 * margin) * rand(n, k)
+    shape = torch.randint(0, len(SHAPES), (n, k), generator=g)
+    shape[:, 0] = labels
+    primary = torch.randint(0, len(COLOURS), (n, k), generator=g)
+    secondary = (primary + torch.randint(1, len(COLOURS), (n, k), generator=g)) % len(COLOURS)
+    return dict(
+        size=size, present=present, radius=radius, cx=cx, cy=cy, shape=shape,
+        angle=2 * math.pi * rand(n, k), primary=primary, secondary=secondary,
+        texture=torch.randint(0, len(TEXTURES), (n, k), generator=g),
+        period=(3.5 + 2.5 * rand(n, k)) * size / 32, phase=rand(n, k, 2),
+        depth=rand(n, k).argsort(1), jitter=(2 * rand(n, k, 2, 3) - 1) * knobs.jitter,
+        background=backgrounds.paint(n, size, knobs, g))
+
+
+def render(lay: dict, knobs: Knobs, noise_g: torch.Generator, masks: bool = True):
+    """Paint a layout: uint8 images (N, 3, S, S) and concept maps (N, 5, S, S) or None."""
+    size, n = lay["size"], len(lay["shape"])
+    u, v = _object_frames(lay)                              # pixel offsets in each object's frame
+    inside = _inside(u / lay["radius"][..., None, None], v / lay["radius"][..., None, None],
+                     lay["shape"]) & lay["present"][..., None, None]
+    rim = inside & ~_erode(inside, max(1, round(size / 32)))
+    owner, covered = _owner(inside, lay["depth"])
+    main_seen = ((owner == 0) & covered).sum((1, 2)) / inside[:, 0].sum((1, 2)).clamp(min=1)
+    hidden = main_seen < knobs.min_visible
+    if hidden.any():  # bring a mostly hidden main object to the front, keeping the label honest
+        depth = lay["depth"].clone()
+        depth[hidden, 0] = depth.shape[1]
+        owner, covered = _owner(inside, depth)
+
+    pick = lambda t: t.gather(1, owner.flatten(1)).view(n, size, size)  # noqa: E731
+    at_rim = rim.gather(1, owner[:, None]).squeeze(1)
+    texture = pick(lay["texture"])
+    pattern = _pattern(u.gather(1, owner[:, None]).squeeze(1),
+                       v.gather(1, owner[:, None]).squeeze(1), texture,
+                       pick(lay["period"]), *(pick(lay["phase"][..., i]) for i in (0, 1)))
+    second = pattern & ~at_rim
+    colour = torch.where(second, pick(lay["secondary"]), pick(lay["primary"]))
+    jitter = _pick_jitter(lay["jitter"], owner, second)
+    paint = (PALETTE[colour] + jitter).permute(0, 3, 1, 2)
+
+    scene, region = lay["background"]
+    image = torch.where(covered[:, None], paint, scene)
+    image = image + knobs.noise * torch.randn(image.shape, generator=noise_g)
+    image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
+
+    if not masks:
+        return image, None
+    maps = torch.stack([(t + 1).to(torch.uint8) for t in (pick(lay["shape"]), colour, texture,
+                                                          region, (~at_rim).long())], 1)
+    # Objects carry no background label; the background carries no object labels.
+    maps[:, 3].masked_fill_(covered, 0)
+    for category in (0, 1, 2, 4):
+        maps[:, category].masked_fill_(~covered, 0)
+    return image, maps
+
+
+def _pick_jitter(jitter, owner, second):
+    n, k = jitter.shape[:2]
+    flat = jitter.reshape(n, k, 6).gather(1, owner.flatten(1)[..., None].expand(-1, -1, 6))
+    flat = flat.view(*owner.shape, 2, 3)
+    return torch.where(second[..., None], flat[..., 1, :], flat[..., 0, :])
+
+
+def _object_frames(lay):
+    centres = torch.arange(lay["size"], dtype=torch.float32) + 0.5
+    dx = centres.view(1, 1, 1, -1) - lay["cx"][..., None, None]
+    dy = centres.view(1, 1, -1, 1) - lay["cy"][..., None, None]
+    cos, sin = torch.cos(lay["angle"])[..., None, None], torch.sin(lay["angle"])[..., None, None]
+    return cos * dx + sin * dy, cos * dy - sin * dx
+
+
+def _owner(inside, depth):
+    """Which object each pixel shows (the front-most covering it), and whether any does."""
+    score = inside * (depth + 1)[..., None, None]
+    front, owner = score.max(1)
+    return owner, front > 0
+
+
+def _erode(mask, steps):
+    # Outside the image counts as inside: where the frame cuts an object there is no outline.
+    for _ in range(steps):
+        pad = torch.nn.functional.pad(mask.float(), (1, 1, 1, 1), mode="replicate") > 0
+        mask = (mask & pad[..., :-2, 1:-1] & pad[..., 2:, 1:-1]
+                & pad[..., 1:-1, :-2] & pad[..., 1:-1, 2:])
+    return mask
+
+
+def _inside(x, y, shape):
+    """Which pixels each object covers; x, y in its own frame, in units of its radius."""
+    out = torch.zeros(x.shape, dtype=torch.bool)
+    for s, name in enumerate(SHAPES):
+        which = shape == s
+        if which.any():
+            out[which] = _SHAPE_TESTS[name](x[which], y[which])
+    return out
+
+
+def _star(x, y, outer=1.05, inner=0.45, points=5):
+    sector = 2 * math.pi / points
+    a = (torch.remainder(torch.atan2(y, x), sector) - sector / 2).abs()  # fold onto one edge
+    rho = torch.hypot(x, y)
+    px, py = rho * torch.cos(sector / 2 - a), rho * torch.sin(sector / 2 - a)
+    ex, ey = inner * math.cos(sector / 2) - outer, inner * math.sin(sector / 2)
+    return ex * py - ey * (px - outer) >= 0  # on the centre's side of the edge
+
+
+def _triangle(x, y, inradius=0.55):
+    normals = [(math.cos(t), math.sin(t)) for t in (math.pi / 2, 7 * math.pi / 6, 11 * math.pi / 6)]
+    return torch.stack([x * a + y * b <= inradius for a, b in normals]).all(0)
+
+
+_SHAPE_TESTS = {
+    "circle": lambda x, y: x * x + y * y <= 1,
+    "ring": lambda x, y: (x * x + y * y <= 1) & (x * x + y * y >= 0.25),
+    "square": lambda x, y: (x.abs() <= 0.78) & (y.abs() <= 0.78),
+    "triangle": _triangle,
+    "star": _star,
+    "cross": lambda x, y: (((x.abs() <= 0.3) & (y.abs() <= 0.95))
+                           | ((y.abs() <= 0.3) & (x.abs() <= 0.95))),
+    "crescent": lambda x, y: (x * x + y * y <= 1) & ((x - 0.45) ** 2 + y * y > 0.5625),
+    "heart": lambda x, y: ((1.2 * x) ** 2 + (1.2 * y + 0.15) ** 2 - 1) ** 3
+                          - (1.2 * x) ** 2 * (1.2 * y + 0.15) ** 3 <= 0,
+    "ell": lambda x, y: (((x >= -0.75) & (x <= -0.2) & (y.abs() <= 0.9))
+                         | ((x >= -0.75) & (x <= 0.8) & (y >= 0.35) & (y <= 0.9))),
+    "bar": lambda x, y: (x.abs() <= 1) & (y.abs() <= 0.32),
+}
+
+
+def _pattern(u, v, texture, period, phase_u, phase_v):
+    """Where an object's surface shows its secondary colour, in its own frame (pixels)."""
+    a = torch.remainder(u + phase_u * period, period) / period   # position within a period
+    b = torch.remainder(v + phase_v * period, period) / period
+    stripes = a < 0.5
+    dots = (a - 0.5) ** 2 + (b - 0.5) ** 2 < 0.09
+    checks = (a < 0.5) ^ (b < 0.5)
+    plain = torch.zeros_like(stripes)
+    return torch.stack([plain, stripes, dots, checks]).gather(0, texture[None]).squeeze(0)
+
+
+def grid(pictures: torch.Tensor, columns: int = 8, gap: int = 1) -> np.ndarray:
+    """A gallery as one uint8 RGB array (H, W, 3), for ``plt.imshow`` or ``PIL.Image``.
+
+    ``pictures``: uint8 images (N, 3, S, S), or label maps (N, S, S) shown in fixed colours
+    (0 black), e.g. ``masks[:, CATEGORIES.index("shape")]``."""
+    if pictures.dim() == 3:
+        colours = (torch.cat([torch.zeros(1, 3), PALETTE, torch.rand(
+            256, 3, generator=torch.Generator().manual_seed(0))]) * 255).to(torch.uint8)
+        pictures = colours[pictures.long()].permute(0, 3, 1, 2)
+    if pictures.dim() != 4 or pictures.shape[1] != 3 or pictures.dtype != torch.uint8:
+        raise ValueError("grid takes uint8 images (N, 3, S, S) or label maps (N, S, S)")
+    n, _, h, w = pictures.shape
+    rows = max(1, math.ceil(n / columns))
+    canvas = torch.full((rows * (h + gap) + gap, columns * (w + gap) + gap, 3), 255,
+                        dtype=torch.uint8)
+    for i, picture in enumerate(pictures):
+        r, c = divmod(i, columns)
+        canvas[gap + r * (h + gap):gap + r * (h + gap) + h,
+               gap + c * (w + gap):gap + c * (w + gap) + w] = picture.permute(1, 2, 0)
+    return canvas.numpy()
