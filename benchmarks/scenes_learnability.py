@@ -36,6 +36,21 @@ def recipe(name: str) -> dict:
     return next(v for k, v in RECIPES.items() if name.startswith(k))
 
 
+class _Ticker:
+    """Says how far a run has got, every ``every`` iterations (train calls ``update(1)``)."""
+
+    def __init__(self, name, total, every):
+        self.name, self.total, self.every, self.done = name, total, every, 0
+        self.started = time.time()
+
+    def update(self, n):
+        self.done += n
+        if self.done % self.every == 0:
+            rate = self.done / (time.time() - self.started)
+            print(f"  {self.name}: {self.done}/{self.total} iterations, {rate:.1f} it/s",
+                  flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="+", default=list(DEFAULT_ITERATIONS))
@@ -44,7 +59,11 @@ def main(argv=None):
     parser.add_argument("--option", action="append", default=[],
                         help="a scenes option, NAME=VALUE (YAML), e.g. noise=0.08 or train=50000")
     parser.add_argument("--seed", type=int, default=0, help="init and order seed")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on a busy 2-core machine a second "
+                             "thread waiting on the first made a Conv-4 run 3× slower)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     options = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.option)}
 
     print(f"load: {os.getloadavg()}; torch threads: {torch.get_num_threads()}")
@@ -60,7 +79,8 @@ def main(argv=None):
         model = models.build(name, args.seed, input_shape=ds.input_shape,
                              num_classes=ds.num_classes)
         started = time.time()
-        result = train(model, ds, config, order_seed=args.seed)
+        result = train(model, ds, config, order_seed=args.seed,
+                       progress=_Ticker(name, iterations, args.eval_every))
         seconds = time.time() - started
         print(f"\n{name} ({sum(p.numel() for p in model.parameters()):,} parameters), {config}")
         print(" iteration  val_acc  test_acc")

@@ -116,6 +116,7 @@ class Dataset:
         order = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(seed))
         train, val = order[:-size], order[-size:]
         masks = dict(self.masks or {})
+        masks.pop("val", None)  # they belonged to the validation images this split replaces
         if "train" in masks:
             masks["train"], masks["val"] = masks["train"][train], masks["train"][val]
         return Dataset(self.name, self.x_train[train], self.y_train[train], self.x_test,

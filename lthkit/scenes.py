@@ -17,14 +17,15 @@ a primary and a secondary colour (COLOURS), a surface texture painted in the sec
 rotation are random, objects occlude one another in a random depth order, and Gaussian pixel
 noise and colour jitter blur the palette.
 
-**The class is the shape of the largest object** (the main one; distractors are at most
-``distractor_scale`` times its size). Like naming the object in a CIFAR photograph, this needs
-spatial reasoning: a shape is an arrangement of edges, recognised at any position, rotation,
-scale, colour and texture, among distractors of other shapes, so no pixel, colour or texture
-statistic gives it away. An MLP must learn each shape at every position separately; a conv net
-shares that work across positions, so it should clearly beat an MLP (``benchmarks/
-scenes_learnability.py`` measures how far). Colour, texture and background are independent of
-the class, which is what dissection needs: units that detect them are not class detectors.
+**The class is the shape of the largest object**: the main one, drawn in a circle of radius
+``scale`` × the side; distractors are drawn in circles at most ``distractor_scale`` times as
+large, and a mostly hidden main object is brought to the front. Like naming the object in a
+CIFAR photograph, this needs spatial reasoning: a shape is an arrangement of edges, recognised
+at any position, rotation, scale, colour and texture, among distractors of other shapes, so no
+pixel, colour or texture statistic gives it away. An MLP must learn each shape at every position
+separately; a conv net shares that work across positions (``benchmarks/scenes_learnability.py``
+measures the gap). Colour, texture and background are independent of the class, which is what
+dissection needs: units that detect them are not class detectors in disguise.
 
 Masks are exact: each concept map labels the pixels painted with that concept, after occlusion.
 Generation is vectorised over images in chunks, each from its own seed, so the same
@@ -121,8 +122,8 @@ def _gen(seed_sequence: np.random.SeedSequence) -> torch.Generator:
 
 def layout(labels: torch.Tensor, size: int, knobs: Knobs, g: torch.Generator) -> dict:
     """Where everything goes: per-object tensors of shape (N, K), slot 0 the main object, and
-    the background's regions. Draws the same number of numbers whatever the knobs' values
-    (except ``distractors``), so noise and jitter never move anything."""
+    the painted background. The numbers drawn do not depend on the knobs' values (except
+    ``distractors``, and ``clutter`` which is drawn last), so noise and jitter move nothing."""
     n, k = len(labels), 1 + knobs.distractors
     rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     count = torch.randint(0, knobs.distractors + 1, (n, 1), generator=g)
@@ -184,9 +185,10 @@ def render(lay: dict, knobs: Knobs, noise_g: torch.Generator, masks: bool = True
     maps = torch.stack([(t + 1).to(torch.uint8) for t in (pick(lay["shape"]), colour, texture,
                                                           region, (~at_rim).long())], 1)
     # Objects carry no background label; the background carries no object labels.
-    maps[:, 3].masked_fill_(covered, 0)
-    for category in (0, 1, 2, 4):
-        maps[:, category].masked_fill_(~covered, 0)
+    background = CATEGORIES.index("background")
+    maps[:, background].masked_fill_(covered, 0)
+    objects = [i for i in range(len(CATEGORIES)) if i != background]
+    maps[:, objects] *= covered[:, None]
     return image, maps
 
 

@@ -239,6 +239,9 @@ def test_load_options(store):
     split = ds.split_validation(10)
     assert torch.equal(split.masks["val"], ds.masks["train"][torch.randperm(
         30, generator=torch.Generator().manual_seed(0))[-10:]])
+    with_val = data.load("scenes", train=30, val=10, test=20, masks=("val", "test"))
+    assert set(with_val.masks) == {"val", "test"}
+    assert set(with_val.split_validation(5).masks) == {"test"}  # new validation images
     with pytest.raises(ValueError, match="noise"):
         data.load("scenes", nosie=0.1)
     with pytest.raises(ValueError, match="masks"):
