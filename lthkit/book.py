@@ -8,8 +8,10 @@
 the chapter's ``metrics.json`` lands beside the executed copy. ``build_book`` executes every
 ``notebooks/*.ipynb`` on its default parameters into ``book/chapters/<stem>/``, skipping those
 whose inputs (notebook, parameters, lthkit's source) have not changed since their last
-successful run, writes ``book/_toc.yml`` from them, builds the HTML with warnings as errors
-and checks that no page loads anything from a CDN.
+successful run, then ``build_html`` prepares the pages (``prepare_pages``: long code cells
+hidden by ``lthkit.pages``' rule, the scoreboard written from the chapters' ``metrics.json``,
+``book/_toc.yml``), builds the HTML with warnings as errors and checks that no page loads
+anything from a CDN.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import yaml
+
+from lthkit import pages, scoreboard
 
 KERNEL = os.environ.get("LTHKIT_KERNEL", "lthkit")
 STAMP = ".lthkit-stamp.json"
@@ -200,14 +204,21 @@ def chapters(book_dir: Path) -> list[Path]:
     return sorted((p for p in found if p.stem == p.parent.name), key=lambda p: p.stem)
 
 
+def book_order(book_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The executed chapters in the book's order: (chapters, appendix), the appendix being
+    the names starting with A."""
+    found = chapters(book_dir)
+    return ([p for p in found if not p.stem.startswith("A")],
+            [p for p in found if p.stem.startswith("A")])
+
+
 def toc(book_dir: Path) -> dict:
-    """The table of contents: intro, the chapters, an appendix (names starting with A),
-    then the references."""
-    entries = [{"file": f"chapters/{p.stem}/{p.stem}"} for p in chapters(book_dir)]
-    main = [e for e in entries if not e["file"].split("/")[1].startswith("A")]
-    appendix = [e for e in entries if e["file"].split("/")[1].startswith("A")]
-    parts = [{"caption": c, "chapters": ch}
-             for c, ch in (("Chapters", main), ("Appendix", appendix)) if ch]
+    """The table of contents: intro, the scoreboard, the chapters, the appendix, then the
+    references."""
+    main, appendix = book_order(book_dir)
+    parts = [{"caption": "At a glance", "chapters": [{"file": scoreboard.PAGE}]}]
+    parts += [{"caption": c, "chapters": [{"file": f"chapters/{p.stem}/{p.stem}"} for p in ch]}
+              for c, ch in (("Chapters", main), ("Appendix", appendix)) if ch]
     parts.append({"caption": "Back matter", "chapters": [{"file": "references"}]})
     return {"format": "jb-book", "root": "intro", "parts": parts}
 
@@ -223,10 +234,20 @@ def write_toc(book_dir: Path) -> Path:
     return path
 
 
+def prepare_pages(book_dir: Path) -> None:
+    """Turn the executed chapters into pages: hide their long code cells (the rule in
+    ``lthkit.pages``), write the scoreboard from their metrics.json, write ``_toc.yml``."""
+    main, appendix = book_order(book_dir)
+    for nb in main + appendix:
+        pages.hide_code(nb)
+    scoreboard.write(book_dir, main + appendix)
+    write_toc(book_dir)
+
+
 def build_html(book_dir: Path, *, quiet: bool = False) -> Path:
     """``jupyter-book build`` with warnings as errors; returns ``_build/html/index.html``."""
     book_dir = Path(book_dir).resolve()
-    write_toc(book_dir)
+    prepare_pages(book_dir)
     script = Path(sys.executable).with_name("jupyter-book")
     cmd = ([str(script)] if script.exists() else
            [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"])

@@ -24,6 +24,7 @@ import functools
 import hashlib
 import math
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,12 +85,13 @@ class Dataset:
         Each epoch draws its own permutation from ``(order_seed, epoch)``, so a run resumed at any
         iteration sees exactly the batches an uninterrupted run would have seen."""
         key = (int(order_seed), int(epoch))
-        if key not in self._orders:
-            if len(self._orders) >= 64:  # replicates drawing in turn each keep their epoch's order
-                self._orders.pop(next(iter(self._orders)))
-            generator = torch.Generator().manual_seed(_mix(order_seed, epoch))
-            self._orders[key] = torch.randperm(len(self.x_train), generator=generator)
-        return self._orders[key]
+        with _ORDERS_LOCK:  # the engine's worker threads share one dataset
+            if key not in self._orders:
+                if len(self._orders) >= 64:  # runs drawing in turn each keep their epoch's order
+                    self._orders.pop(next(iter(self._orders)))
+                generator = torch.Generator().manual_seed(_mix(order_seed, epoch))
+                self._orders[key] = torch.randperm(len(self.x_train), generator=generator)
+            return self._orders[key]
 
     def batch(self, batch_size: int, order_seed: int, iteration: int):
         """The training batch ``(x, y)`` of ``iteration``: a slice of its epoch's order,
@@ -108,13 +110,29 @@ class Dataset:
             yield self.batch(batch_size, order_seed, iteration)
 
     def split_validation(self, size: int, seed: int = 0) -> Dataset:
-        """A copy whose last ``size`` training examples (after a seeded shuffle) validate."""
+        """A copy that holds out ``size`` training examples, stratified by class, to validate.
+
+        Each class gives its share of ``size`` (largest remainders round it), chosen by a seeded
+        shuffle within the class, so the validation split has the training set's class balance."""
         if size <= 0:
             return self
         if size >= len(self.x_train):
             raise ValueError(f"validation size {size} leaves no training data ({len(self.x_train)})")
-        order = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(seed))
-        train, val = order[:-size], order[-size:]
+        generator = torch.Generator().manual_seed(seed)
+        classes, counts = torch.unique(self.y_train, return_counts=True)
+        exact = counts.double() * size / len(self.y_train)
+        shares = exact.floor().long()
+        short = size - int(shares.sum())
+        shares[torch.argsort(exact - shares, descending=True, stable=True)[:short]] += 1
+        train, val = [], []
+        for label, share in zip(classes, shares):
+            members = torch.nonzero(self.y_train == label).flatten()
+            members = members[torch.randperm(len(members), generator=generator)]
+            val.append(members[:share])
+            train.append(members[share:])
+        train, val = torch.cat(train), torch.cat(val)
+        train = train[torch.randperm(len(train), generator=generator)]
+        val = val[torch.randperm(len(val), generator=generator)]
         masks = dict(self.masks or {})
         masks.pop("val", None)  # they belonged to the validation images this split replaces
         if "train" in masks:
@@ -136,6 +154,7 @@ def _mix(seed: int, epoch: int) -> int:
     return (int(seed) * 1_000_003 + int(epoch) * 7_919 + 17) % (2**63 - 1)
 
 
+_ORDERS_LOCK = threading.Lock()
 _AUGMENT_STREAM = 0xA06  # keeps augmentation draws apart from any other use of the two seeds
 
 

@@ -49,10 +49,12 @@ class Lottery:
     optimizer: str = _knob("adam", choices=["adam", "sgd"])
     lr: float = _knob(1.2e-3, low=1e-7, high=10.0)
     batch_size: int = _knob(60, low=1, high=65_536)
-    train_steps: str = _knob("600it", step=True, doc="training length of every run")
+    train_steps: str = _knob("2000it", step=True, doc="training length of every run")
     eval_every: str = _knob("20it", step=True, doc="how often validation and test are measured")
     val_size: int = _knob(500, low=1, doc="training examples held out for early stopping")
     rounds: int = _knob(15, low=0, high=60, doc="pruning rounds after the dense run")
+    control_every: int = _knob(2, low=1, high=60,
+                               doc="controls train at the last round and every n-th before it")
     prune_rate: float = _knob(0.2, low=0.0, high=0.99, doc="fraction of hidden weights per round")
     output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")
     rewind_step: str = _knob("0it", step=True, doc="0 = the original lottery ticket")
@@ -87,7 +89,8 @@ PRESETS: dict[str, dict[str, dict]] = {
     "lottery": {
         "default": {},
         "paper": dict(seeds=5, xor_trials=1000, dataset="mnist", train_steps="50000it",
-                      eval_every="100it", val_size=5000, rounds=20, xor_iterations=10000,
+                      eval_every="100it", val_size=5000, rounds=20, control_every=1,
+                      xor_iterations=10000,
                       device="cuda"),
     },
     "synthesis": {"default": {}, "paper": {"timeout": 600.0}},
@@ -157,6 +160,16 @@ def _scalar(name, value, kind, meta):
         bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise ParameterError(f"{name}={value!r} is out of range; allowed: {bounds}")
     return value
+
+
+def overrides(chapter: str, namespace: dict) -> dict:
+    """Every knob of ``chapter`` (and ``preset``) that ``namespace`` defines, for ``resolve``.
+
+    A notebook resolves ``overrides(chapter, globals())``: papermill injects the values a user
+    passed as variables, and this picks up every one the chapter accepts, including knobs the
+    parameters cell does not list."""
+    names = [f.name for f in dataclasses.fields(_chapter(chapter))]
+    return {name: namespace[name] for name in names if name in namespace}
 
 
 def to_dict(hp) -> dict:

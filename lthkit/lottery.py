@@ -14,22 +14,19 @@ from there. At every sparser level two controls train beside the ticket:
   structure what matters?).
 
 Every training run goes through the store, so an interrupted IMP resumes at the first round it
-had not finished. ``imp_seeds`` runs several seeds side by side, one process per core::
+had not finished. ``imp_seeds`` runs several seeds together: a round's runs, every seed's ticket
+and controls, train at once through :mod:`lthkit.engine`::
 
     rows = imp_seeds(experiment, data, seeds=[0, 1, 2], progress=bar)
 """
 from __future__ import annotations
 
 import dataclasses
-import os
-import queue as queue_
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 
-from . import masks, models, store
+from . import engine, masks, models, store
 from .steps import Step
-from .train import Config, single_thread, train
+from .train import Config, single_thread
 
 KINDS = ("ticket", "reinit", "random")
 
@@ -45,12 +42,19 @@ class Experiment:
     scope: str = "layer"                 # "layer" or "global"
     rewind_step: str = "0it"
     controls: tuple = ("reinit", "random")
+    control_every: int = 1               # controls at the last round and every n-th before it
     device: str = "cpu"                  # part of the store key: a GPU's numbers differ slightly
 
     def __post_init__(self):
         unknown = set(self.controls) - set(KINDS[1:])
         if unknown:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {KINDS[1:]}")
+        if self.control_every < 1:
+            raise ValueError(f"control_every must be at least 1, not {self.control_every}")
+
+    def has_controls(self, round_: int) -> bool:
+        """Whether the controls train at ``round_`` (never at round 0, the dense network)."""
+        return round_ > 0 and (self.rounds - round_) % self.control_every == 0
 
 
 def _seeds(seed: int) -> dict:
@@ -59,16 +63,40 @@ def _seeds(seed: int) -> dict:
 
 
 def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict]:
-    """Run IMP; one row per (round, kind) with density, early-stop metrics and the trajectory.
+    """Run IMP for one seed; one row per (round, kind) with density, early-stop metrics and the
+    trajectory. ``data`` must be the dataset ``experiment.dataset`` names (its fingerprint keys
+    the store), with a validation split. ``progress``: a tqdm-like bar advanced once per run."""
+    return [{k: v for k, v in row.items() if k != "seed"}
+            for row in imp_seeds(experiment, data, [seed], progress=progress)]
 
-    ``data`` must be the dataset ``experiment.dataset`` names (its fingerprint keys the store).
-    ``progress``: a tqdm-like bar advanced once per training run."""
-    seeds = _seeds(seed)
-    # A round's result does not depend on how many rounds follow it or on which controls run
-    # beside it, so neither is part of the key: extending an IMP reuses every finished round.
-    setup = {k: v for k, v in dataclasses.asdict(experiment).items()
-             if k not in ("rounds", "controls")}
-    params = {"experiment": setup, **seeds}
+
+def imp_seeds(experiment: Experiment, data, seeds, progress=None,
+              n_workers: int | None = None) -> list[dict]:
+    """``imp`` for every seed, rows tagged with ``seed``.
+
+    A round's runs, every seed's ticket and controls, train together through the engine, one
+    worker thread per core; each run is computed alone on one thread, so the rows do not depend
+    on how many seeds or workers there are."""
+    _check(experiment, data)
+    seeds = list(seeds)
+    chains = [_Chain(experiment, data, seed) for seed in seeds]
+    rows = []
+    for round_ in range(experiment.rounds + 1):
+        jobs = [(chain, kind, task) for chain in chains for kind, task in chain.tasks(round_)]
+        results = engine.parallel([task for _, _, task in jobs], progress=progress,
+                                  n_workers=n_workers)
+        for chain in chains:
+            rows += chain.finish(round_, {kind: result for (owner, kind, _), result
+                                          in zip(jobs, results) if owner is chain})
+    order = {seed: i for i, seed in enumerate(seeds)}
+    return sorted(rows, key=lambda row: (order[row["seed"]], row["round"]))
+
+
+def _check(experiment: Experiment, data) -> None:
+    if data.x_val is None:
+        raise ValueError("IMP needs a validation split for early stopping (use "
+                         "Dataset.split_validation): stopping on the test set would choose the "
+                         "iteration on the data its accuracy is reported on")
     per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
     rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
     end = Step.parse(experiment.train.train_steps).iterations(per_epoch)
@@ -76,101 +104,72 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
         raise ValueError(f"rewind_step={experiment.rewind_step} ({rewind} iterations) is after "
                          f"the end of training ({experiment.train.train_steps}, {end} iterations)")
 
-    def run(kind: str, round_: int, compute):
-        # Always one thread, so an entry is bitwise the same whichever path computed it.
-        with single_thread():
-            result = store.cached(f"lottery.{kind}", {**params, "round": round_}, compute,
-                                  data_fingerprint=data.fingerprint)
-        if progress is not None:
-            progress.update(1)
-        return result
 
-    def fit(model, **kwargs):
-        return train(model, data, experiment.train, seeds["order_seed"],
-                     device=experiment.device, **kwargs)
+class _Chain:
+    """One seed's IMP: the store entries of its runs, and the mask carried from round to round."""
 
-    def rewound():
-        model = models.build(experiment.model, seeds["init_seed"])
-        model.load_state_dict(rewind_state)
-        return model
+    def __init__(self, experiment: Experiment, data, seed: int):
+        self.experiment, self.data, self.seed = experiment, data, seed
+        self.seeds = _seeds(seed)
+        # A round's result does not depend on how many rounds follow it or on which controls
+        # run beside it, so neither is part of the key: extending an IMP reuses every finished
+        # round.
+        setup = {k: v for k, v in dataclasses.asdict(experiment).items()
+                 if k not in ("rounds", "controls", "control_every")}
+        self.params = {"experiment": setup, **self.seeds}
+        per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
+        self.rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
+        self.mask = self.rewind_state = self.previous = None
 
-    def dense():
-        model = models.build(experiment.model, seeds["init_seed"])
-        return _summary(fit(model, checkpoints=[rewind]), keep_state=True, rewind=rewind)
+    def _fit(self, tick, **how) -> object:
+        how.setdefault("init_seed", self.seeds["init_seed"])
+        run = engine.Run(self.experiment.model, self.data, self.experiment.train,
+                         self.seeds["order_seed"], device=self.experiment.device, **how)
+        return engine.fit(run, tick)
 
-    first = run("ticket", 0, dense)
-    rewind_state = first["rewind_state"]
-    mask = masks.Mask.ones(models.build(experiment.model, seeds["init_seed"]))
-    rows = [_row(0, "ticket", mask, first)]
-    previous = first
-    for round_ in range(1, experiment.rounds + 1):
-        mask = _prune(experiment, previous["final_state"], mask)
+    def _cached(self, kind: str, round_: int, compute):
+        def task(tick):
+            # Always one thread, so an entry is bitwise the same whichever path computed it.
+            with single_thread():
+                return store.cached(f"lottery.{kind}", {**self.params, "round": round_},
+                                    lambda: compute(tick), data_fingerprint=self.data.fingerprint)
+        return task
 
-        def ticket(mask=mask):
-            return _summary(fit(rewound(), mask=mask, start=rewind), keep_state=True)
+    def tasks(self, round_: int) -> list[tuple]:
+        """(kind, task) for the runs of this round."""
+        if round_ == 0:
+            return [("ticket", self._cached("ticket", 0, lambda tick: _summary(
+                self._fit(tick, checkpoints=(self.rewind,)), keep_state=True,
+                rewind=self.rewind)))]
+        self.mask = mask = _prune(self.experiment, self.previous["final_state"], self.mask)
+        other = self.seeds["prune_seed"] * 1000 + round_
+        rewound = dict(state=self.rewind_state, start=self.rewind)
+        computes = {
+            "ticket": lambda tick: _summary(self._fit(tick, mask=mask, **rewound),
+                                            keep_state=True),
+            # the same mask on freshly drawn weights
+            "reinit": lambda tick: _summary(self._fit(tick, init_seed=other, mask=mask)),
+            # a random mask with the same per-layer density on the rewound weights
+            "random": lambda tick: _summary(self._fit(
+                tick, mask=masks.random_prune(mask, other), **rewound)),
+        }
+        controls = self.experiment.controls if self.experiment.has_controls(round_) else ()
+        kinds = ["ticket", *[k for k in KINDS[1:] if k in controls]]
+        return [(kind, self._cached(kind, round_, computes[kind])) for kind in kinds]
 
-        def reinit(mask=mask, round_=round_):
-            fresh = models.build(experiment.model, seeds["prune_seed"] * 1000 + round_)
-            return _summary(fit(fresh, mask=mask))
-
-        def random(mask=mask, round_=round_):
-            random_mask = masks.random_prune(mask, seeds["prune_seed"] * 1000 + round_)
-            return _summary(fit(rewound(), mask=random_mask, start=rewind))
-
-        previous = run("ticket", round_, ticket)
-        rows.append(_row(round_, "ticket", mask, previous))
-        for kind, compute in (("reinit", reinit), ("random", random)):
-            if kind in experiment.controls:
-                rows.append(_row(round_, kind, mask, run(kind, round_, compute)))
-    return rows
-
-
-def imp_seeds(experiment: Experiment, data, seeds, workers: int | None = None,
-              progress=None) -> list[dict]:
-    """``imp`` for every seed, rows tagged with ``seed``, in up to ``workers`` processes.
-
-    ``imp`` trains on one thread, in a worker or here, so results do not depend on ``workers``:
-    small networks gain little from a second thread, and two processes use two cores fully."""
-    seeds = list(seeds)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(seeds)))
-    if workers == 1:
-        return [{**row, "seed": seed} for seed in seeds
-                for row in imp(experiment, data, seed, progress)]
-    context = get_context("spawn")  # fork would copy torch's thread pools mid-use
-    with context.Manager() as manager, ProcessPoolExecutor(
-            workers, mp_context=context) as pool:
-        ticks = manager.Queue()
-        futures = [pool.submit(_imp_worker, experiment, data, seed, ticks) for seed in seeds]
-        while True:
-            finished = all(f.done() for f in futures)  # read before draining: no tick is lost
-            try:
-                while True:
-                    ticks.get(timeout=0 if finished else 0.2)
-                    if progress is not None:
-                        progress.update(1)
-            except queue_.Empty:
-                if finished:
-                    break
-        return [{**row, "seed": seed} for seed, f in zip(seeds, futures) for row in f.result()]
-
-
-class _Ticks:
-    """A progress bar stand-in that reports each finished run to the parent process."""
-
-    def __init__(self, queue):
-        self.queue = queue
-
-    def update(self, n=1):
-        self.queue.put(n)
-
-
-def _imp_worker(experiment, data, seed, ticks):
-    return imp(experiment, data, seed, _Ticks(ticks))
-
+    def finish(self, round_: int, results: dict) -> list[dict]:
+        """The rows of a finished round; keeps what the next round starts from."""
+        if round_ == 0:
+            self.rewind_state = results["ticket"]["rewind_state"]
+            self.mask = masks.Mask.ones(models.build(self.experiment.model, 0))
+        self.previous = results["ticket"]
+        return [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed}
+                for kind in KINDS if kind in results]
 
 def runs(experiment: Experiment) -> int:
     """How many training runs ``imp`` makes (for progress bars)."""
-    return 1 + experiment.rounds * (1 + len(experiment.controls))
+    with_controls = sum(experiment.has_controls(r) for r in range(experiment.rounds + 1))
+    return 1 + experiment.rounds + with_controls * len(experiment.controls)
 
 
 def _prune(experiment: Experiment, trained_state: dict, mask: masks.Mask) -> masks.Mask:
@@ -186,7 +185,8 @@ def _summary(result, keep_state=False, rewind=None) -> dict:
     summary = {"trajectory": result.trajectory,
                "early_stop_iteration": result.early_stop_iteration,
                "early_stop_test_acc": result.early_stop_test_acc,
-               "final_test_acc": result.final_test_acc}
+               "final_test_acc": result.final_test_acc,
+               "iterations": result.iterations, "seconds": result.seconds}
     if keep_state:
         summary["final_state"] = result.final_state
     if rewind is not None:
@@ -200,4 +200,25 @@ def _row(round_: int, kind: str, mask: masks.Mask, summary: dict) -> dict:
             "early_stop_iteration": summary["early_stop_iteration"],
             "early_stop_test_acc": summary["early_stop_test_acc"],
             "final_test_acc": summary["final_test_acc"],
+            "iterations": summary["iterations"], "seconds": summary["seconds"],
             "trajectory": summary["trajectory"]}
+
+
+def weights_remaining(experiment: Experiment) -> list[float]:
+    """% of prunable weights left after each round, 0 to ``rounds``, from the layer sizes and
+    rates alone (the counts magnitude pruning keeps, whatever the weights)."""
+    mask = masks.Mask.ones(models.build(experiment.model, 0))
+    sizes = {name: m.numel() for name, m in mask.items()}
+    if experiment.scope == "global":
+        kept, total, levels = sum(sizes.values()), sum(sizes.values()), [100.0]
+        for _ in range(experiment.rounds):
+            kept -= round(kept * experiment.prune_rate)
+            levels.append(100.0 * kept / total)
+        return levels
+    rates = masks.layer_rates(mask, experiment.prune_rate, experiment.output_prune_rate,
+                              list(mask)[-1])
+    kept, levels = dict(sizes), [100.0]
+    for _ in range(experiment.rounds):
+        kept = {n: k - round(k * rates[n]) for n, k in kept.items()}
+        levels.append(100.0 * sum(kept.values()) / sum(sizes.values()))
+    return levels

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 
 import torch
 from torch import nn
@@ -223,6 +224,8 @@ def _fits(name, height, width, pools):
                          f"{2 ** pools} pixels, not {height}×{width}")
 
 
+_BUILDING = threading.Lock()
+
 NAMES = ("xor_mlp_H", "lenet_300_100", "conv2", "conv4", "conv6", "cifar_resnet_20",
          "cifar_vgg_16")
 
@@ -233,7 +236,9 @@ def build(name: str, init_seed: int, input_shape: tuple | None = None,
 
     ``input_shape``: one example's shape (``dataset.input_shape``), e.g. (3, 32, 32); None takes
     the family's default. ``num_classes``: outputs (default 10; xor networks have one logit)."""
-    with torch.random.fork_rng(devices=[]):
+    # The draws come from torch's global generator: one build at a time, so runs built in the
+    # engine's worker threads cannot interleave their draws.
+    with _BUILDING, torch.random.fork_rng(devices=[]):
         torch.manual_seed(init_seed)
         model = _make(name, tuple(input_shape) if input_shape is not None else None, num_classes)
     model.lthkit_name = name

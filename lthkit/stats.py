@@ -3,11 +3,19 @@
     lo, hi = wilson(successes=87, trials=100)         # a success rate's 95% interval
     mean, lo, hi = mean_interval([0.94, 0.95, 0.945])  # a mean over seeds, Student t interval
     exceeds((m1, lo1, hi1), (m2, lo2, hi2))            # True / None (overlap) / False
+    above(mean_interval(differences), -0.005)          # True / None / False
 
-``exceeds`` is deliberately conservative: it says True only when the intervals are disjoint in the
-claimed direction, False when the estimates point the other way, and None (inconclusive) when the
-means agree with the claim but the intervals overlap, so a chapter never reports a pass that its
-own noise could explain.
+A verdict comes from a rule named before the run, on one statistic:
+
+- ``above(estimate, threshold)``: True when the whole interval lies above the threshold, False
+  when it lies wholly at or below, None (inconclusive) when it straddles the threshold or there
+  is no interval. With a threshold of minus a margin it is a non-inferiority test ("no worse than
+  the reference by more than the margin"); with 0, a superiority test. ``below`` is its mirror.
+- ``exceeds(a, b)`` compares two independent estimates: True only when the intervals are
+  disjoint in the claimed direction, False when the estimates point the other way, None when the
+  means agree with the claim but the intervals overlap.
+
+Neither reports a pass that the run's own noise could explain.
 """
 from __future__ import annotations
 
@@ -48,3 +56,19 @@ def exceeds(a, b) -> bool | None:
     if ma <= mb:
         return False
     return True if la > hb else None
+
+
+def above(estimate, threshold: float) -> bool | None:
+    """Does the estimated quantity, (mean, lo, hi), exceed ``threshold``? True / False / None."""
+    _, lo, hi = estimate
+    if math.isnan(lo) or math.isnan(hi):
+        return None
+    if lo > threshold:
+        return True
+    return False if hi <= threshold else None
+
+
+def below(estimate, threshold: float) -> bool | None:
+    """Is the estimated quantity, (mean, lo, hi), below ``threshold``? True / False / None."""
+    mean, lo, hi = estimate
+    return above((-mean, -hi, -lo), -threshold)

@@ -127,6 +127,15 @@ def test_split_validation_moves_a_seeded_subset_out_of_training():
     assert len(ds.x_train) == 50 and ds.x_val is None  # the original is untouched
 
 
+def test_split_validation_keeps_the_class_balance():
+    ds = data.load("mnist5k")  # 400 training digits per class
+    split = ds.split_validation(500, seed=7)
+    assert torch.bincount(split.y_val, minlength=10).tolist() == [50] * 10
+    uneven = _indexed(50)  # labels i % 3: 17, 17 and 16 examples
+    counts = torch.bincount(uneven.split_validation(10, seed=1).y_val, minlength=3).tolist()
+    assert sum(counts) == 10 and max(counts) - min(counts) <= 1
+
+
 def test_split_validation_edge_cases():
     ds = _indexed(20)
     assert ds.split_validation(0) is ds

@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 import torch
 
+import lthkit.engine
 import lthkit.lottery
 from lthkit import data, masks, models
 from lthkit.lottery import Experiment, imp, runs
@@ -22,7 +23,7 @@ SEED = 0
 
 
 class Spy:
-    """Stands in for ``lthkit.lottery.train``: records each call, then trains for real."""
+    """Stands in for ``lthkit.engine.train``: records each call, then trains for real."""
 
     def __init__(self, fail_after=None):
         self.calls, self.fail_after = [], fail_after
@@ -41,6 +42,15 @@ class Spy:
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_worker():
+    """One engine worker, so the spies record the runs of a round in a fixed order; the rows
+    do not depend on the number of workers (the last test)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTHKIT_WORKERS", "1")
+        yield
+
+
 @pytest.fixture(scope="module")
 def recorded(mnist, tmp_path_factory):
     """IMP run once into a fresh store, with its training calls recorded in order."""
@@ -48,7 +58,7 @@ def recorded(mnist, tmp_path_factory):
     spy = Spy()
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("LTHKIT_STORE", str(store_root))
-        patch.setattr(lthkit.lottery, "train", spy)
+        patch.setattr(lthkit.engine, "train", spy)
         rows = imp(EXPERIMENT, mnist, seed=SEED)
     return {"rows": rows, "calls": spy.calls, "store": store_root}
 
@@ -70,6 +80,11 @@ def by_hand(mnist):
         tickets.append(result)
         previous = result.final_state
     return {"dense": dense, "rewind_state": rewind_state, "masks": ticket_masks, "tickets": tickets}
+
+
+def _untimed(rows):
+    """Rows without their wall-clock seconds, the one field a recomputation may change."""
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
 
 
 def _same(a, b):
@@ -178,7 +193,7 @@ def test_a_ticket_restarts_from_the_checkpoint_at_the_rewind_step_under_the_mask
 def test_rewinding_to_zero_is_the_original_lottery_ticket(mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
     spy = Spy()
-    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step="0it", controls=())
     rows = imp(experiment, mnist, seed=3)
     assert [r["kind"] for r in rows] == ["ticket", "ticket"]
@@ -230,18 +245,18 @@ def test_controls_can_be_left_out_and_unknown_ones_are_rejected():
 def test_a_second_call_is_answered_from_the_store(recorded, mnist, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
     spy = Spy()
-    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     bar = Progress()
     rows = imp(EXPERIMENT, mnist, seed=SEED, progress=bar)
     assert spy.calls == []
-    assert rows == recorded["rows"]
+    assert _untimed(rows) == _untimed(recorded["rows"])
     assert bar.n == runs(EXPERIMENT)
 
 
 def test_another_seed_is_another_computation(recorded, mnist, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
     spy = Spy()
-    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     experiment = dataclasses.replace(EXPERIMENT, rounds=0)
     imp(experiment, mnist, seed=SEED + 1)
     assert len(spy.calls) == 1
@@ -249,14 +264,14 @@ def test_another_seed_is_another_computation(recorded, mnist, monkeypatch):
 
 def test_an_interrupted_imp_resumes_where_it_stopped(recorded, mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
-    monkeypatch.setattr(lthkit.lottery, "train", Spy(fail_after=3))
+    monkeypatch.setattr(lthkit.engine, "train", Spy(fail_after=3))
     with pytest.raises(KeyboardInterrupt):
         imp(EXPERIMENT, mnist, seed=SEED)
     spy = Spy()
-    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     rows = imp(EXPERIMENT, mnist, seed=SEED)
     assert len(spy.calls) == runs(EXPERIMENT) - 3  # the three finished runs are not redone
-    assert rows == recorded["rows"]
+    assert _untimed(rows) == _untimed(recorded["rows"])
 
 
 class Progress:
@@ -271,7 +286,7 @@ class Progress:
 def test_global_scope_ranks_all_layers_together(mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
     spy = Spy()
-    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     experiment = dataclasses.replace(EXPERIMENT, rounds=1, scope="global", controls=())
     rows = imp(experiment, mnist, seed=SEED)
     dense_final = spy.calls[0]["result"].final_state
@@ -287,7 +302,7 @@ def test_a_rewind_step_after_the_end_of_training_is_refused_before_training(mnis
                                                                             monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
     spy = Spy()
-    monkeypatch.setattr(lthkit.lottery, "train", spy)
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step="40it", controls=())
     try:
         with pytest.raises(ValueError, match="rewind_step"):
@@ -296,7 +311,7 @@ def test_a_rewind_step_after_the_end_of_training_is_refused_before_training(mnis
         assert spy.calls == []
 
 
-def test_seeds_in_worker_processes_give_the_rows_of_one_process(mnist, tmp_path, monkeypatch):
+def test_rows_do_not_depend_on_the_number_of_workers(mnist, tmp_path, monkeypatch):
     small = dataclasses.replace(EXPERIMENT, rounds=1,
                                 train=dataclasses.replace(CONFIG, train_steps="12it"))
     ticks = []
@@ -306,11 +321,45 @@ def test_seeds_in_worker_processes_give_the_rows_of_one_process(mnist, tmp_path,
             ticks.append(n)
 
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "parallel"))
-    parallel = lthkit.lottery.imp_seeds(small, mnist, [3, 4], workers=2, progress=Bar())
+    parallel = lthkit.lottery.imp_seeds(small, mnist, [3, 4], n_workers=2, progress=Bar())
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "serial"))
-    serial = lthkit.lottery.imp_seeds(small, mnist, [3, 4], workers=1)
+    serial = lthkit.lottery.imp_seeds(small, mnist, [3, 4], n_workers=1)
     assert [(r["seed"], r["round"], r["kind"]) for r in parallel] == \
         [(s, r, k) for s in (3, 4) for r, k in ((0, "ticket"), (1, "ticket"), (1, "reinit"),
                                                  (1, "random"))]
     assert [r["trajectory"] for r in parallel] == [r["trajectory"] for r in serial]
-    assert sum(ticks) == 2 * runs(small)  # the workers' progress reached this process
+    assert sum(ticks) == 2 * runs(small)  # every run advanced the bar once
+
+
+def test_imp_refuses_a_dataset_without_a_validation_split(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    no_val = data.Dataset("mnist5k", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, 10)
+    with pytest.raises(ValueError, match="validation split"):
+        imp(EXPERIMENT, no_val, seed=SEED)
+
+
+def test_controls_every_other_round_keep_the_last_round(mnist, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    experiment = dataclasses.replace(EXPERIMENT, rounds=3, control_every=2,
+                                     train=dataclasses.replace(CONFIG, train_steps="12it"))
+    rows = imp(experiment, mnist, seed=SEED)
+    assert [(r["round"], r["kind"]) for r in rows] == [
+        (0, "ticket"), (1, "ticket"), (1, "reinit"), (1, "random"), (2, "ticket"),
+        (3, "ticket"), (3, "reinit"), (3, "random")]
+    assert runs(experiment) == len(rows)
+    with pytest.raises(ValueError, match="control_every"):
+        Experiment(control_every=0)
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_weights_remaining_predicts_the_densities_imp_reaches(recorded, mnist, tmp_path,
+                                                              monkeypatch, scope):
+    if scope == "layer":
+        rows = recorded["rows"]
+    else:
+        monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+        rows = imp(dataclasses.replace(EXPERIMENT, scope="global", controls=()), mnist, seed=SEED)
+    reached = [r["weights_remaining"] for r in rows if r["kind"] == "ticket"]
+    expected = lthkit.lottery.weights_remaining(dataclasses.replace(EXPERIMENT, scope=scope))
+    assert reached == pytest.approx(expected, abs=1e-9)
+    assert expected[0] == 100.0 and expected[1] < 80.2

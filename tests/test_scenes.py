@@ -237,8 +237,11 @@ def test_load_options(store):
     assert ds.x_val is None and ds.input_shape == (3, 16, 16) and not ds.augment
     assert set(ds.masks) == {"train", "test"} and ds.masks["train"].shape == (30, 5, 16, 16)
     split = ds.split_validation(10)
-    assert torch.equal(split.masks["val"], ds.masks["train"][torch.randperm(
-        30, generator=torch.Generator().manual_seed(0))[-10:]])
+    # Masks travel with their images into the validation split and what stays in training.
+    for part in ("train", "val"):
+        images = getattr(split, f"x_{part}")
+        where = [next(j for j in range(30) if torch.equal(ds.x_train[j], x)) for x in images]
+        assert torch.equal(split.masks[part], ds.masks["train"][where])
     with_val = data.load("scenes", train=30, val=10, test=20, masks=("val", "test"))
     assert set(with_val.masks) == {"val", "test"}
     assert set(with_val.split_validation(5).masks) == {"test"}  # new validation images

@@ -106,12 +106,21 @@ def test_trajectory_is_evaluated_every_n_iterations_and_at_the_end(mnist):
     assert result.at(20) is result.trajectory[3]
 
 
-def test_without_a_validation_split_there_are_only_test_metrics(mnist):
+def test_without_a_validation_split_there_is_no_early_stopping(mnist):
+    # Choosing the iteration by test loss would select on the data the accuracy is reported on.
     no_val = data.Dataset("mnist5k", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, 10)
     _, result = _run(no_val, ADAM)
     assert all(set(row) == {"iteration", "test_loss", "test_acc"} for row in result.trajectory)
-    best = min(result.trajectory, key=lambda row: row["test_loss"])
-    assert result.early_stop_iteration == best["iteration"]
+    assert result.early_stop_iteration is None and result.early_stop_test_acc is None
+    assert result.final_test_acc == result.trajectory[-1]["test_acc"]
+
+
+def test_a_diverged_run_never_early_stops_at_a_nan_loss(mnist):
+    config = dataclasses.replace(ADAM, optimizer="sgd", lr=1e6, eval_every="5it")
+    _, result = _run(mnist, config)
+    losses = [row["val_loss"] for row in result.trajectory]
+    assert any(loss != loss for loss in losses)  # the setting does diverge to NaN
+    assert result.early_stop_iteration == 0  # the one finite, smallest loss: the initial one
 
 
 def test_checkpoints_are_the_weights_at_the_requested_steps(mnist, sparse_mask):
@@ -137,7 +146,7 @@ def test_checkpoints_are_the_weights_at_the_requested_steps(mnist, sparse_mask):
 
 def test_early_stop_iteration_is_the_minimum_validation_loss(mnist):
     # A large learning rate makes the validation loss bounce, so the minimum is not just the end.
-    config = dataclasses.replace(ADAM, lr=0.02, train_steps="40it", eval_every="4it")
+    config = dataclasses.replace(ADAM, lr=0.05, train_steps="40it", eval_every="4it")
     _, result = _run(mnist, config)
     losses = [row["val_loss"] for row in result.trajectory]
     best = losses.index(min(losses))
@@ -145,6 +154,27 @@ def test_early_stop_iteration_is_the_minimum_validation_loss(mnist):
     assert result.early_stop_iteration == result.trajectory[best]["iteration"]
     assert result.early_stop_test_acc == result.trajectory[best]["test_acc"]
     assert result.final_test_acc == result.trajectory[-1]["test_acc"]
+
+
+def test_testing_only_at_new_validation_minima_reports_the_same_early_stop(mnist):
+    config = dataclasses.replace(ADAM, lr=0.05, train_steps="40it", eval_every="4it")
+    _, every = _run(mnist, config)
+    _, best = _run(mnist, dataclasses.replace(config, test_at="best"))
+    assert [r["val_loss"] for r in best.trajectory] == [r["val_loss"] for r in every.trajectory]
+    tested = [r["iteration"] for r in best.trajectory if "test_acc" in r]
+    running, minima = float("inf"), []
+    for row in every.trajectory:
+        if row["val_loss"] < running:
+            running = row["val_loss"]
+            minima.append(row["iteration"])
+    assert tested == sorted(set(minima + [40])) and len(tested) < len(best.trajectory)
+    assert (best.early_stop_iteration, best.early_stop_test_acc, best.final_test_acc) == (
+        every.early_stop_iteration, every.early_stop_test_acc, every.final_test_acc)
+
+
+def test_an_unknown_test_schedule_is_refused(mnist):
+    with pytest.raises(ValueError, match="test_at"):
+        _run(mnist, dataclasses.replace(ADAM, test_at="sometimes"))
 
 
 # --- resuming ----------------------------------------------------------------------------------

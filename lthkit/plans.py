@@ -1,0 +1,54 @@
+"""What each chapter computes, from its resolved hyperparameters: the one place where a setting
+becomes part of a run::
+
+    hp = hparams.resolve("lottery", **hparams.overrides("lottery", globals()))
+    plan = plans.build(hp)          # plans.Lottery(xor=..., experiment=..., seeds=..., ...)
+
+A chapter notebook computes only from its plan, so a setting that a plan ignores is a setting the
+chapter ignores; ``tests/test_plans.py`` changes every field of every chapter's hyperparameters
+in turn and checks that the plan changes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import hparams, lottery, train
+
+
+@dataclass(frozen=True)
+class Lottery:
+    """Chapter 1: the XOR experiment's arguments, and IMP on MNIST."""
+
+    xor: dict                       # keyword arguments of xor.experiment
+    dataset: str
+    val_size: int
+    experiment: lottery.Experiment
+    seeds: tuple[int, ...]
+
+
+def lottery_plan(hp: hparams.Lottery) -> Lottery:
+    xor = dict(hidden=list(hp.xor_hidden), trials=hp.xor_trials, large=hp.xor_large,
+               ticket_units=list(hp.xor_ticket_units), iterations=hp.xor_iterations,
+               lr=hp.xor_lr, first_seed=hp.first_seed)
+    # Test accuracy is reported at the early-stopping iteration: measuring it anywhere else
+    # would cost a third of the training time and change no number the chapter reports.
+    config = train.Config(optimizer=hp.optimizer, lr=hp.lr, batch_size=hp.batch_size,
+                          train_steps=hp.train_steps, eval_every=hp.eval_every, test_at="best")
+    experiment = lottery.Experiment(
+        model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
+        prune_rate=hp.prune_rate, output_prune_rate=hp.output_prune_rate,
+        control_every=hp.control_every, rewind_step=hp.rewind_step, device=hp.device)
+    return Lottery(xor=xor, dataset=hp.dataset, val_size=hp.val_size, experiment=experiment,
+                   seeds=tuple(hp.seed_list))
+
+
+BUILDERS = {hparams.Lottery: lottery_plan}
+
+
+def build(hp):
+    """The plan of the chapter whose hyperparameters ``hp`` are."""
+    try:
+        return BUILDERS[type(hp)](hp)
+    except KeyError:
+        raise TypeError(f"no plan for {type(hp).__name__}; chapters with plans: "
+                        f"{', '.join(c.__name__ for c in BUILDERS)}") from None
