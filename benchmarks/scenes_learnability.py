@@ -3,7 +3,7 @@ of iterations? Trains, with the single-network ``lthkit.train.train``, an MLP (L
 the flattened image), a small conv net and a small ResNet for a fixed number of iterations each,
 and prints their accuracy curves (validation and test) and the time they took::
 
-    .venv/bin/python benchmarks/scenes_learnability.py                 # all three, ~15 min
+    .venv/bin/python benchmarks/scenes_learnability.py         # all three: 20 min on a quiet machine
     .venv/bin/python benchmarks/scenes_learnability.py --models lenet_300_100 conv4_16 \\
         --iterations 2000 --option noise=0.08
 
@@ -29,7 +29,7 @@ RECIPES = {
     "cifar_resnet": dict(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4,
                          batch_size=128, warmup="200it"),
 }
-DEFAULT_ITERATIONS = {"lenet_300_100": 6000, "conv4_16": 3000, "cifar_resnet_20_8": 2000}
+DEFAULT_ITERATIONS = {"lenet_300_100": 3000, "conv4_16": 3000, "cifar_resnet_20_8": 1500}
 
 
 def recipe(name: str) -> dict:

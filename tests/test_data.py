@@ -251,6 +251,18 @@ def test_augmented_batches_come_from_order_seed_and_iteration():
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
+def test_batches_drawn_from_many_threads_are_those_drawn_alone():
+    # The engine trains runs on worker threads that share one dataset (and its order cache).
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds = _image_dataset(n=30)
+    draw = lambda seed: [ds.batch(4, seed, i)[0] for i in range(0, 200, 9)]  # noqa: E731
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(draw, range(70)))  # more seeds than the cache holds
+    alone = [draw(seed) for seed in range(70)]
+    assert all(torch.equal(a, b) for xs, ys in zip(together, alone) for a, b in zip(xs, ys))
+
+
 def test_each_epoch_augments_an_image_afresh():
     ds, plain = _image_dataset(n=40), _image_dataset(n=40, augment=False)
     first, second = ds.batch(40, 0, 0)[0], ds.batch(40, 0, 1)[0]
