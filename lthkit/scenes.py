@@ -286,7 +286,9 @@ def grid(pictures: torch.Tensor, columns: int = 8, gap: int = 1) -> np.ndarray:
     ``pictures``: uint8 images (N, 3, S, S), or label maps (N, S, S) shown in fixed colours
     (0 black), e.g. ``masks[:, CATEGORIES.index("shape")]``."""
     if pictures.dim() == 3:
-        colours = (torch.cat([torch.zeros(1, 3), PALETTE, torch.rand(
+        # Label 0 black; then the palette with its black made grey, so no label hides.
+        shown = torch.where(PALETTE.sum(1, keepdim=True) < 0.5, 0.5, PALETTE)
+        colours = (torch.cat([torch.zeros(1, 3), shown, torch.rand(
             256, 3, generator=torch.Generator().manual_seed(0))]) * 255).to(torch.uint8)
         pictures = colours[pictures.long()].permute(0, 3, 1, 2)
     if pictures.dim() != 4 or pictures.shape[1] != 3 or pictures.dtype != torch.uint8:

@@ -183,6 +183,10 @@ def test_grid_tiles_images_and_label_maps(clean):
                           images[6].permute(1, 2, 0).numpy())  # row 1, column 2
     coloured = scenes.grid(maps[:3, SHAPE])
     assert coloured.shape == (34, 8 * 33 + 1, 3)
+    # Every label gets its own colour, and only "no label" is black.
+    labels = torch.arange(len(scenes.CONCEPTS["shape"]))[None, None].expand(1, 4, -1)
+    tile = scenes.grid(labels, gap=0)[:1].reshape(-1, 3)[:len(scenes.CONCEPTS["shape"])]
+    assert len({tuple(c) for c in tile}) == len(tile) and tile[1:].max(1).min() > 0
     with pytest.raises(ValueError):
         scenes.grid(images[:2].float())
 
