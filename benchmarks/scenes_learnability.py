@@ -3,7 +3,7 @@ of iterations? Trains, with the single-network ``lthkit.train.train``, an MLP (L
 the flattened image), a small conv net and a small ResNet for a fixed number of iterations each,
 and prints their accuracy curves (validation and test) and the time they took::
 
-    .venv/bin/python benchmarks/scenes_learnability.py         # all three: 20 min on a quiet machine
+    .venv/bin/python benchmarks/scenes_learnability.py     # all three: ~20 min on 2 cores at load 5-7
     .venv/bin/python benchmarks/scenes_learnability.py --models lenet_300_100 conv4_16 \\
         --iterations 2000 --option noise=0.08
 
