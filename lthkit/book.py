@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -57,17 +58,18 @@ def notebook_metadata(path: str | os.PathLike) -> dict:
 
 
 def validate_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any]) -> bool:
-    """Check parameters with ``hparams.resolve(chapter, **parameters)`` before any run.
+    """Check parameters with ``hparams.resolve(chapter, **parameters)``, and the data and
+    device they name with ``preflight.check``, before any run.
 
     Returns False when the notebook names no chapter (nothing to check against).
-    Raises ``BadParameters`` with resolve's message when a value or a name is rejected.
+    Raises ``BadParameters`` with the message when a value, a name, data or a device is wrong.
     """
     chapter = notebook_metadata(notebook).get("chapter")
     if not chapter:
         return False
-    from lthkit import hparams
+    from lthkit import hparams, preflight
     try:
-        hparams.resolve(chapter, **dict(parameters))
+        preflight.check(hparams.resolve(chapter, **dict(parameters)))
     except hparams.ParameterError as e:
         raise BadParameters(str(e)) from e
     return True
@@ -102,8 +104,8 @@ def check_kernel(name: str = KERNEL) -> None:
         KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel:
         raise NotebookError(
-            f"no Jupyter kernel named {name!r}; register this environment's Python with\n"
-            f"  {sys.executable} -m ipykernel install --sys-prefix --name {name}\n"
+            f"no Jupyter kernel named {name!r}; register this environment's Python with "
+            f"`{sys.executable} -m ipykernel install --sys-prefix --name {name}` "
             f"(`make book` and `make test` do this)") from None
 
 
@@ -112,27 +114,36 @@ def execute(notebook: str | os.PathLike, out_dir: str | os.PathLike,
             progress: bool = True, store: str | os.PathLike | None = None) -> Path:
     """Execute ``notebook`` into ``out_dir/<stem>.ipynb``, the kernel running in ``out_dir``.
 
-    The copy is written as ``.<stem>.partial.ipynb`` while cells run and renamed when all
-    succeeded, so an interrupted run never leaves a finished-looking notebook. On a failing
-    cell the partial copy is kept as ``<stem>.failed.ipynb`` and ``NotebookError`` says where.
+    The copy is written as ``<stem>.partial.ipynb`` while cells run and renamed when all
+    succeeded, so an interrupted run never leaves a finished-looking notebook. A previous run's
+    notebook and ``metrics.json`` are removed first: a run that fails leaves no stale results.
+    On a failing cell the partial copy is kept as ``<stem>.failed.ipynb`` and ``NotebookError``
+    says where; on Ctrl-C or SIGTERM (``procs.Interrupted``) it is kept as
+    ``<stem>.interrupted.ipynb``, named by the exception's ``partial``. The kernel and every
+    process it started are gone when this returns or raises.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from lthkit import procs
 
     notebook, out_dir = Path(notebook).resolve(), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{notebook.stem}.ipynb"
     if final == notebook:
         raise NotebookError(f"{notebook}: the output would overwrite the notebook itself")
-    partial = out_dir / f".{notebook.stem}.partial.ipynb"
+    partial = out_dir / f"{notebook.stem}.partial.ipynb"
     failed = out_dir / f"{notebook.stem}.failed.ipynb"
-    failed.unlink(missing_ok=True)
-    with kernel_environment(store):
+    interrupted = out_dir / f"{notebook.stem}.interrupted.ipynb"
+    for stale in (final, partial, failed, interrupted, out_dir / "metrics.json"):
+        stale.unlink(missing_ok=True)
+    with kernel_environment(store), procs.kernel_guard() as kernel_manager:
         check_kernel(kernel)
         try:
             papermill.execute_notebook(
                 str(notebook), str(partial), parameters=dict(parameters or {}),
-                kernel_name=kernel, cwd=str(out_dir), progress_bar=progress)
+                kernel_name=kernel, cwd=str(out_dir), progress_bar=progress,
+                kernel_manager_class=kernel_manager)
         except PapermillExecutionError as e:
             if partial.exists():
                 os.replace(partial, failed)
@@ -141,6 +152,11 @@ def execute(notebook: str | os.PathLike, out_dir: str | os.PathLike,
                 f"{notebook}: cell {e.cell_index} (In [{e.exec_count}]) raised "
                 f"{e.ename}: {e.evalue}\n  cell starts: {first_line[:100]}\n"
                 f"  executed copy with the traceback: {failed}") from None
+        except KeyboardInterrupt as e:
+            if partial.exists():
+                os.replace(partial, interrupted)
+            raise procs.Interrupted(getattr(e, "signum", signal.SIGINT),
+                                    interrupted if interrupted.exists() else None) from None
     os.replace(partial, final)
     return final
 

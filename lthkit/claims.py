@@ -189,7 +189,7 @@ def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         files += sorted(p.rglob("metrics.json")) if p.is_dir() else [p]
     rows, params = [], []
     for f in files:
-        doc = json.loads(f.read_text(encoding="utf-8"))
+        doc = _read_metrics(f)
         for name in doc.get("params", {}):
             if name not in params:
                 params.append(name)
@@ -197,3 +197,17 @@ def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             rows.append({"run": str(f.parent), **doc.get("params", {}), **c})
     return pd.DataFrame(rows, columns=["run", *[p for p in params if p not in COLUMNS],
                                        *COLUMNS])
+
+
+def _read_metrics(path: Path) -> dict:
+    """A metrics.json as written by ``write_metrics``; ValueError naming the file otherwise."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable metrics.json ({e})") from None
+    if not (isinstance(doc, dict) and isinstance(doc.get("claims"), list)
+            and all(isinstance(c, dict) for c in doc["claims"])
+            and isinstance(doc.get("params", {}), dict)):
+        raise ValueError(f"{path}: not a metrics.json (expected {{\"claims\": [{{...}}, ...], "
+                         f"\"params\": {{...}}, \"metrics\": {{...}}}})")
+    return doc

@@ -81,7 +81,7 @@ def test_demo_notebook_runs_in_its_output_folder(demo, executed, tmp_path_factor
             for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any(f'class="{charts.MARKER}"' in h and "<svg" in h for h in html), \
         "the chart is rendered by lthkit's offline renderer, with a static SVG"
-    assert not list(out.glob(".*partial*")), "no partial notebook is left behind"
+    assert not list(out.glob("*partial*")), "no partial notebook is left behind"
 
 
 def test_book_builds_offline(demo, executed, tmp_path):
