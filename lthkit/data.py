@@ -19,7 +19,6 @@ augmentation together are the "SGD noise" of the instability paper.
 """
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import math
@@ -201,7 +200,9 @@ def load(name: str, root: str | os.PathLike | None = None, download: bool = Fals
     if name == "mnist5k":
         return _mnist5k(split_seed, augment)
     if name == "scenes":
-        return _scenes(augment, **options)
+        from . import scenes
+
+        return scenes.dataset(augment, **options)
     return _torchvision(name, root, download, augment)
 
 
@@ -283,46 +284,3 @@ def _tensors(name: str, split) -> tuple[torch.Tensor, torch.Tensor]:
     mean = torch.tensor(_CIFAR_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(_CIFAR_STD).view(1, 3, 1, 1)
     return (data - mean) / std, labels
-
-
-def _scenes(augment: bool, seed: int = 0, size: int = 32, train: int = 20_000, val: int = 2_000,
-            test: int = 2_000, masks=("test",), **knobs) -> Dataset:
-    from . import scenes, store
-
-    known = {f.name for f in dataclasses.fields(scenes.Knobs)}
-    if set(knobs) - known:
-        raise ValueError(f"scenes has no option {sorted(set(knobs) - known)}; options: seed, "
-                         f"size, train, val, test, masks, {', '.join(sorted(known))}")
-    masks = (masks,) if isinstance(masks, str) else tuple(masks)
-    if set(masks) - set(scenes.SPLITS):
-        raise ValueError(f"masks names splits of {scenes.SPLITS}, not {masks!r}")
-    if train <= 0 or test <= 0 or val < 0:
-        raise ValueError(f"scenes needs train > 0, test > 0, val ≥ 0 (got {train}, {test}, {val})")
-    knobs = scenes.Knobs(**knobs)
-    splits = {}
-    for split, n in (("train", train), ("val", val), ("test", test)):
-        params = dict(seed=seed, split=split, n=n, size=size, masks=split in masks,
-                      knobs=dataclasses.asdict(knobs))
-        splits[split] = store.cached("scenes", params, functools.partial(
-            scenes.generate, n, seed, split, size, knobs, split in masks))
-    # Normalised like CIFAR: per-channel mean and std of the training images.
-    mean, std = _channel_stats(splits["train"][0])
-    x = {k: (v[0].float() / 255 - mean) / std for k, v in splits.items()}
-    return Dataset("scenes", x["train"], splits["train"][1], x["test"], splits["test"][1],
-                   num_classes=len(scenes.CLASSES), x_val=x["val"] if val else None,
-                   y_val=splits["val"][1] if val else None, augment=augment,
-                   masks={k: splits[k][2] for k in masks if splits[k][0].numel()},
-                   concepts=scenes.CONCEPTS)
-
-
-def _channel_stats(images: torch.Tensor, chunk: int = 4096):
-    """Per-channel mean and std of uint8 images (N, C, H, W) in [0, 1], summed in float64 a
-    chunk at a time (a float64 copy of 50,000 images would take 1.2 GB)."""
-    total = torch.zeros(2, images.shape[1], dtype=torch.float64)
-    for i in range(0, len(images), chunk):
-        part = images[i:i + chunk].double() / 255
-        total += torch.stack([part.sum((0, 2, 3)), (part * part).sum((0, 2, 3))])
-    count = images.numel() / images.shape[1]
-    mean = total[0] / count
-    std = (total[1] / count - mean ** 2).sqrt()
-    return mean.float().view(1, -1, 1, 1), std.float().view(1, -1, 1, 1)

@@ -4,8 +4,8 @@
     # images uint8 (N, 3, 32, 32); labels int64 (N,); masks uint8 (N, 5, 32, 32), one label map per
     # category of CATEGORIES, values indexing CONCEPTS[category] (0: the category does not apply)
 
-``data.load("scenes")`` wraps this into normalised train / validation / test splits through the
-store. Chapters 2–5 need a task where deep conv nets learn slowly enough for the early phase of
+``data.load("scenes")`` (``dataset`` here) wraps this into normalised train / validation / test
+splits through the store. Chapters 2–5 need a task where deep conv nets learn slowly enough for the early phase of
 training to matter (CIFAR-10 in the papers, which cannot be had here) and per-pixel labels of
 human concepts for network dissection (Broden in the papers).
 
@@ -33,17 +33,19 @@ Generation is vectorised over images in chunks, each from its own seed, so the s
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from . import scene_backgrounds as backgrounds
+from . import data, store
+from . import scene_paint as paint
 from .train import single_thread
 
-SHAPES = ("circle", "ring", "square", "triangle", "star", "cross", "crescent", "heart", "ell",
-          "bar")
+SHAPES = tuple(paint.SHAPE_TESTS)
 CLASSES = SHAPES
 COLOURS = {"red": (0.85, 0.10, 0.10), "orange": (0.95, 0.55, 0.05),
            "yellow": (0.95, 0.90, 0.15), "green": (0.15, 0.70, 0.20),
@@ -55,7 +57,7 @@ PARTS = ("boundary", "interior")
 CATEGORIES = ("shape", "colour", "texture", "background", "part")
 # Label value v of a category's map names CONCEPTS[category][v]; 0 ("") means "not applicable".
 CONCEPTS = {"shape": ("",) + SHAPES, "colour": ("",) + tuple(COLOURS),
-            "texture": ("",) + TEXTURES, "background": ("",) + backgrounds.KINDS,
+            "texture": ("",) + TEXTURES, "background": ("",) + paint.KINDS,
             "part": ("",) + PARTS}
 SPLITS = ("train", "val", "test")
 PALETTE = torch.tensor(list(COLOURS.values()))
@@ -150,14 +152,14 @@ def layout(labels: torch.Tensor, size: int, knobs: Knobs, g: torch.Generator) ->
         texture=torch.randint(0, len(TEXTURES), (n, k), generator=g),
         period=(3.5 + 2.5 * rand(n, k)) * size / 32, phase=rand(n, k, 2),
         depth=rand(n, k).argsort(1), jitter=(2 * rand(n, k, 2, 3) - 1) * knobs.jitter,
-        background=backgrounds.paint(n, size, knobs, g))
+        background=paint.background(n, size, knobs, g))
 
 
 def render(lay: dict, knobs: Knobs, noise_g: torch.Generator, masks: bool = True):
     """Paint a layout: uint8 images (N, 3, S, S) and concept maps (N, 5, S, S) or None."""
     size, n = lay["size"], len(lay["shape"])
     u, v = _object_frames(lay)                              # pixel offsets in each object's frame
-    inside = _inside(u / lay["radius"][..., None, None], v / lay["radius"][..., None, None],
+    inside = paint.inside(u / lay["radius"][..., None, None], v / lay["radius"][..., None, None],
                      torch.where(lay["present"], lay["shape"], -1))
     rim = inside & ~_erode(inside, max(1, round(size / 32)))
     owner, covered = _owner(inside, lay["depth"])
@@ -171,16 +173,16 @@ def render(lay: dict, knobs: Knobs, noise_g: torch.Generator, masks: bool = True
     pick = lambda t: t.gather(1, owner.flatten(1)).view(n, size, size)  # noqa: E731
     at_rim = rim.gather(1, owner[:, None]).squeeze(1)
     texture = pick(lay["texture"])
-    pattern = _pattern(u.gather(1, owner[:, None]).squeeze(1),
+    pattern = paint.pattern(u.gather(1, owner[:, None]).squeeze(1),
                        v.gather(1, owner[:, None]).squeeze(1), texture,
                        pick(lay["period"]), *(pick(lay["phase"][..., i]) for i in (0, 1)))
     second = pattern & ~at_rim
     colour = torch.where(second, pick(lay["secondary"]), pick(lay["primary"]))
     jitter = _pick_jitter(lay["jitter"], owner, second)
-    paint = (PALETTE[colour] + jitter).permute(0, 3, 1, 2)
+    painted = (PALETTE[colour] + jitter).permute(0, 3, 1, 2)
 
     scene, region = lay["background"]
-    image = torch.where(covered[:, None], paint, scene)
+    image = torch.where(covered[:, None], painted, scene)
     image = image + knobs.noise * torch.randn(image.shape, generator=noise_g)
     image = (image.clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -227,57 +229,48 @@ def _erode(mask, steps):
     return mask
 
 
-def _inside(x, y, shape):
-    """Which pixels each object covers; x, y in its own frame, in units of its radius; an
-    absent object (shape -1) covers none."""
-    out = torch.zeros(x.shape, dtype=torch.bool)
-    for s, name in enumerate(SHAPES):
-        which = shape == s
-        if which.any():
-            out[which] = _SHAPE_TESTS[name](x[which], y[which])
-    return out
+def dataset(augment: bool = True, seed: int = 0, size: int = 32, train: int = 20_000,
+            val: int = 2_000, test: int = 2_000, masks=("test",), **knobs) -> data.Dataset:
+    """``data.load("scenes", ...)``: the three splits generated through the store (one entry
+    each, so the test set is reused when only the training size changes), normalised like
+    CIFAR, with concept masks for the splits named in ``masks``."""
+    known = {f.name for f in dataclasses.fields(Knobs)}
+    if set(knobs) - known:
+        raise ValueError(f"scenes has no option {sorted(set(knobs) - known)}; options: seed, "
+                         f"size, train, val, test, masks, {', '.join(sorted(known))}")
+    masks = (masks,) if isinstance(masks, str) else tuple(masks)
+    if set(masks) - set(SPLITS):
+        raise ValueError(f"masks names splits of {SPLITS}, not {masks!r}")
+    if train <= 0 or test <= 0 or val < 0:
+        raise ValueError(f"scenes needs train > 0, test > 0, val ≥ 0 (got {train}, {test}, {val})")
+    knobs = Knobs(**knobs)
+    splits = {}
+    for split, n in (("train", train), ("val", val), ("test", test)):
+        params = dict(seed=seed, split=split, n=n, size=size, masks=split in masks,
+                      knobs=dataclasses.asdict(knobs))
+        splits[split] = store.cached("scenes", params, functools.partial(
+            generate, n, seed, split, size, knobs, split in masks))
+    # Normalised like CIFAR: per-channel mean and std of the training images.
+    mean, std = _channel_stats(splits["train"][0])
+    x = {k: (v[0].float() / 255 - mean) / std for k, v in splits.items()}
+    return data.Dataset("scenes", x["train"], splits["train"][1], x["test"], splits["test"][1],
+                        num_classes=len(CLASSES), x_val=x["val"] if val else None,
+                        y_val=splits["val"][1] if val else None, augment=augment,
+                        masks={k: splits[k][2] for k in masks if splits[k][0].numel()},
+                        concepts=CONCEPTS)
 
 
-def _star(x, y, outer=1.05, inner=0.45, points=5):
-    sector = 2 * math.pi / points
-    a = (torch.remainder(torch.atan2(y, x), sector) - sector / 2).abs()  # fold onto one edge
-    rho = torch.hypot(x, y)
-    px, py = rho * torch.cos(sector / 2 - a), rho * torch.sin(sector / 2 - a)
-    ex, ey = inner * math.cos(sector / 2) - outer, inner * math.sin(sector / 2)
-    return ex * py - ey * (px - outer) >= 0  # on the centre's side of the edge
-
-
-def _triangle(x, y, inradius=0.55):
-    normals = [(math.cos(t), math.sin(t)) for t in (math.pi / 2, 7 * math.pi / 6, 11 * math.pi / 6)]
-    return torch.stack([x * a + y * b <= inradius for a, b in normals]).all(0)
-
-
-_SHAPE_TESTS = {
-    "circle": lambda x, y: x * x + y * y <= 1,
-    "ring": lambda x, y: (x * x + y * y <= 1) & (x * x + y * y >= 0.25),
-    "square": lambda x, y: (x.abs() <= 0.78) & (y.abs() <= 0.78),
-    "triangle": _triangle,
-    "star": _star,
-    "cross": lambda x, y: (((x.abs() <= 0.3) & (y.abs() <= 0.95))
-                           | ((y.abs() <= 0.3) & (x.abs() <= 0.95))),
-    "crescent": lambda x, y: (x * x + y * y <= 1) & ((x - 0.45) ** 2 + y * y > 0.5625),
-    "heart": lambda x, y: ((1.2 * x) ** 2 + (1.2 * y + 0.15) ** 2 - 1) ** 3
-                          - (1.2 * x) ** 2 * (1.2 * y + 0.15) ** 3 <= 0,
-    "ell": lambda x, y: (((x >= -0.75) & (x <= -0.2) & (y.abs() <= 0.9))
-                         | ((x >= -0.75) & (x <= 0.8) & (y >= 0.35) & (y <= 0.9))),
-    "bar": lambda x, y: (x.abs() <= 1) & (y.abs() <= 0.32),
-}
-
-
-def _pattern(u, v, texture, period, phase_u, phase_v):
-    """Where an object's surface shows its secondary colour, in its own frame (pixels)."""
-    a = torch.remainder(u + phase_u * period, period) / period   # position within a period
-    b = torch.remainder(v + phase_v * period, period) / period
-    stripes = a < 0.5
-    dots = (a - 0.5) ** 2 + (b - 0.5) ** 2 < 0.09
-    checks = (a < 0.5) ^ (b < 0.5)
-    plain = torch.zeros_like(stripes)
-    return torch.stack([plain, stripes, dots, checks]).gather(0, texture[None]).squeeze(0)
+def _channel_stats(images: torch.Tensor, chunk: int = 4096):
+    """Per-channel mean and std of uint8 images (N, C, H, W) in [0, 1], summed in float64 a
+    chunk at a time (a float64 copy of 50,000 images would take 1.2 GB)."""
+    total = torch.zeros(2, images.shape[1], dtype=torch.float64)
+    for i in range(0, len(images), chunk):
+        part = images[i:i + chunk].double() / 255
+        total += torch.stack([part.sum((0, 2, 3)), (part * part).sum((0, 2, 3))])
+    count = images.numel() / images.shape[1]
+    mean = total[0] / count
+    std = (total[1] / count - mean ** 2).sqrt()
+    return mean.float().view(1, -1, 1, 1), std.float().view(1, -1, 1, 1)
 
 
 def grid(pictures: torch.Tensor, columns: int = 8, gap: int = 1) -> np.ndarray:

@@ -1,7 +1,9 @@
-"""The backgrounds of ``scenes``: two regions split by a tilted horizon, each of a kind with its
-own colour field and texture, plus specks of clutter that belong to the background::
+"""How ``scenes`` draws: shapes (which pixels an object covers), surface textures, and
+backgrounds of two regions split by a tilted horizon, each of a kind with its own colour field
+and texture, plus specks of clutter that belong to the background::
 
-    scene, region = paint(n, size, knobs, generator)   # float (N, 3, S, S), kind index (N, S, S)
+    scene, region = background(n, size, knobs, generator)  # float (N, 3, S, S), kinds (N, S, S)
+    covered = inside(x, y, shape)    # x, y: pixel centres in each object's frame, in radii
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import torch.nn.functional as F
 KINDS = ("sky", "grass", "water", "sand", "wall")
 
 
-def paint(n: int, size: int, knobs, g: torch.Generator):
+def background(n: int, size: int, knobs, g: torch.Generator):
     rand = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     kinds = torch.randint(0, len(KINDS), (n, 2), generator=g)
     height, tilt = 0.25 + 0.5 * rand(n, 1, 1), 0.7 * rand(n, 1, 1) - 0.35
@@ -113,3 +115,56 @@ def _clutter(n, size, mean, g):
     ys, xs = (t * size for t in _grid(size))
     on = ((ys - cy) ** 2 + (xs - cx) ** 2 <= radius ** 2) & present[..., None, None]
     return torch.where(on, factor[..., None, None], 1.0).prod(1)
+
+
+def inside(x, y, shape):
+    """Which pixels each object covers; x, y in its own frame, in units of its radius; an
+    absent object (shape -1) covers none."""
+    out = torch.zeros(x.shape, dtype=torch.bool)
+    for s, name in enumerate(SHAPE_TESTS):
+        which = shape == s
+        if which.any():
+            out[which] = SHAPE_TESTS[name](x[which], y[which])
+    return out
+
+
+def _star(x, y, outer=1.05, inner=0.45, points=5):
+    sector = 2 * math.pi / points
+    a = (torch.remainder(torch.atan2(y, x), sector) - sector / 2).abs()  # fold onto one edge
+    rho = torch.hypot(x, y)
+    px, py = rho * torch.cos(sector / 2 - a), rho * torch.sin(sector / 2 - a)
+    ex, ey = inner * math.cos(sector / 2) - outer, inner * math.sin(sector / 2)
+    return ex * py - ey * (px - outer) >= 0  # on the centre's side of the edge
+
+
+def _triangle(x, y, inradius=0.55):
+    normals = [(math.cos(t), math.sin(t)) for t in (math.pi / 2, 7 * math.pi / 6, 11 * math.pi / 6)]
+    return torch.stack([x * a + y * b <= inradius for a, b in normals]).all(0)
+
+
+SHAPE_TESTS = {
+    "circle": lambda x, y: x * x + y * y <= 1,
+    "ring": lambda x, y: (x * x + y * y <= 1) & (x * x + y * y >= 0.25),
+    "square": lambda x, y: (x.abs() <= 0.78) & (y.abs() <= 0.78),
+    "triangle": _triangle,
+    "star": _star,
+    "cross": lambda x, y: (((x.abs() <= 0.3) & (y.abs() <= 0.95))
+                           | ((y.abs() <= 0.3) & (x.abs() <= 0.95))),
+    "crescent": lambda x, y: (x * x + y * y <= 1) & ((x - 0.45) ** 2 + y * y > 0.5625),
+    "heart": lambda x, y: ((1.2 * x) ** 2 + (1.2 * y + 0.15) ** 2 - 1) ** 3
+                          - (1.2 * x) ** 2 * (1.2 * y + 0.15) ** 3 <= 0,
+    "ell": lambda x, y: (((x >= -0.75) & (x <= -0.2) & (y.abs() <= 0.9))
+                         | ((x >= -0.75) & (x <= 0.8) & (y >= 0.35) & (y <= 0.9))),
+    "bar": lambda x, y: (x.abs() <= 1) & (y.abs() <= 0.32),
+}
+
+
+def pattern(u, v, texture, period, phase_u, phase_v):
+    """Where an object's surface shows its secondary colour, in its own frame (pixels)."""
+    a = torch.remainder(u + phase_u * period, period) / period   # position within a period
+    b = torch.remainder(v + phase_v * period, period) / period
+    stripes = a < 0.5
+    dots = (a - 0.5) ** 2 + (b - 0.5) ** 2 < 0.09
+    checks = (a < 0.5) ^ (b < 0.5)
+    plain = torch.zeros_like(stripes)
+    return torch.stack([plain, stripes, dots, checks]).gather(0, texture[None]).squeeze(0)
