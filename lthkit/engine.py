@@ -70,7 +70,7 @@ def fit(run: Run, progress=None) -> Result:
     """Train one run on the calling thread, with torch on one thread: every run trains so, in
     the pool or not, and a second intra-op thread would change the order of floating-point sums
     (the last bits of the results)."""
-    model = models.build(run.model, run.init_seed)
+    model = models.for_data(run.model, run.init_seed, run.data)
     if run.state is not None:
         model.load_state_dict(run.state)
     with single_thread():

@@ -245,6 +245,11 @@ def build(name: str, init_seed: int, input_shape: tuple | None = None,
     return model
 
 
+def for_data(name: str, init_seed: int, data) -> nn.Module:
+    """``build`` for a dataset: the network's input and output fit ``data``."""
+    return build(name, init_seed, input_shape=data.input_shape, num_classes=data.num_classes)
+
+
 def prunable(model: nn.Module) -> list[str]:
     """Names of the weight tensors that pruning acts on (linear and conv weights)."""
     return [f"{name}.weight" for name, module in model.named_modules()

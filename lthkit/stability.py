@@ -97,7 +97,7 @@ def error_along_path(model_name: str, a: dict, b: dict, data, alphas=11, *,
     x_train, y_train = data.x_train[:train_examples], data.y_train[:train_examples]
 
     def measure(tick, alpha):
-        model = models.build(model_name, 0)
+        model = models.for_data(model_name, 0, data)
         model.load_state_dict(interpolate(a, b, alpha))
         if has_batch_norm(model):
             reset_batch_norm(model, data, bn_batches)
