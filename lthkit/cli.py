@@ -2,7 +2,8 @@
 
     lthkit book [--notebooks NB ...] [--force]        execute the chapters, build the HTML book
     lthkit run NOTEBOOK [-p NAME VALUE]... [--out DIR] rerun one chapter with other parameters
-    lthkit collect runs/                               every run's claims as one CSV table
+    lthkit rerun NOTEBOOK --grid NAME=V1,V2 ... --out runs/NAME   a batch over a grid
+    lthkit collect runs/NAME [--csv F | --parquet F]   claims of runs as one table (+ HTML)
     lthkit synth ...                                   the type-directed synthesiser (appendix)
 
 Exit status: 0 done; 1 a notebook or the build failed; 2 bad command line or parameters.
@@ -79,17 +80,63 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rerun(args: argparse.Namespace) -> int:
+    from lthkit import batch, slurm
+    try:
+        grid = batch.parse_grid(args.grid, parse_value)
+        fixed = {name: parse_value(value) for name, value in args.parameters}
+        options = slurm.Options(args.partition, args.gpus_per_job, args.cpus_per_job,
+                                slurm.parse_time(args.time), args.mem and slurm.parse_mem(args.mem))
+        plan = batch.plan(args.notebook, args.out, grid, fixed, kernel=args.kernel)
+    except (ValueError, batch.BadBatch) as e:
+        print(f"lthkit rerun: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        states = [batch.status(c) for c in plan.cells]
+        print(f"{len(plan.cells)} cells in {plan.out}/ "
+              f"({states.count('done')} finished, {len(states) - states.count('done')} to run)")
+        for cell, state in zip(plan.cells, states):
+            print(f"  {cell.name}  {state:<11}  " + " ".join(f"{k}={v!r}" for k, v in
+                                                              cell.params.items()))
+        return 0
+    try:
+        report = batch.run(plan, executor=args.executor, jobs=args.jobs, slurm=options,
+                           progress=not args.no_progress)
+    except (batch.BadBatch, slurm.SlurmError) as e:
+        print(f"lthkit rerun: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nlthkit rerun: interrupted; finished cells are kept in {plan.out}/: run the "
+              "same command again to run the rest", file=sys.stderr)
+        return 130
+    print(f"{report.total} cells: {report.earlier} finished earlier, {len(report.done)} now, "
+          f"{len(report.failed)} failed. Results: lthkit collect {args.out}")
+    return 0 if report.ok else 1
+
+
 def _collect(args: argparse.Namespace) -> int:
-    from lthkit import claims
+    from lthkit import claims, summary
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         print(f"lthkit collect: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
-    df = claims.collect(args.paths)
-    if args.markdown:
+    one_batch = len(args.paths) == 1 and summary.is_batch(args.paths[0])
+    df = summary.table(args.paths[0]) if one_batch else claims.collect(args.paths)
+    if one_batch:
+        page = summary.write_html(df, args.html or Path(args.paths[0]) / "summary.html",
+                                  title=f"Batch {args.paths[0]}")
+        print(f"lthkit collect: summary {page}", file=sys.stderr)
+    if args.parquet:
+        try:
+            df.to_parquet(args.parquet, index=False)
+        except ImportError:
+            print("lthkit collect: --parquet needs pyarrow: pip install -e '.[cluster]'",
+                  file=sys.stderr)
+            return 2
+    elif args.markdown:
         print(df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False))
     else:
-        df.to_csv(sys.stdout, index=False)
+        df.to_csv(args.csv or sys.stdout, index=False)
     return 0
 
 
@@ -148,15 +195,50 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     bk.add_argument("--root", default=".", help="repository root (default: .)")
     bk.set_defaults(func=_book)
 
+    re_ = sub.add_parser("rerun", help="execute a chapter over a grid of parameters",
+                         description="Execute NOTEBOOK once per cell of the grid (the product "
+                         "of the --grid values, plus the -p values) into OUT/<hash of the "
+                         "cell's parameters>/. Every cell is validated before anything runs; "
+                         "finished cells are skipped, so rerunning the command resumes a "
+                         "killed or failed batch. Exit status 0 only if every cell succeeded.")
+    re_.add_argument("notebook", help="a chapter notebook, e.g. notebooks/01_lottery_tickets.ipynb")
+    re_.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
+                     help="a parameter and its values, read as YAML ([1, 2] stays one value); "
+                          "repeat for more, e.g. --grid first_seed=0,4 --grid rewind_step=0it,100it")
+    re_.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append",
+                     default=[], metavar=("NAME", "VALUE"), help="a parameter every cell shares")
+    re_.add_argument("--out", required=True, metavar="DIR", help="the batch folder, e.g. runs/NAME")
+    re_.add_argument("--executor", choices=["local", "slurm"], default="local",
+                     help="local: worker processes here (default); slurm: an array job via submitit")
+    re_.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="cells run at once (local: at most the cores, default 1; slurm: "
+                          "default all)")
+    re_.add_argument("--dry-run", action="store_true", help="list the cells and their state")
+    slurm_opts = re_.add_argument_group("slurm", "with --executor slurm (needs the cluster extra)")
+    slurm_opts.add_argument("--partition", help="Slurm partition (default: the cluster's)")
+    slurm_opts.add_argument("--gpus-per-job", type=int, default=0, metavar="N")
+    slurm_opts.add_argument("--cpus-per-job", type=int, default=None, metavar="N")
+    slurm_opts.add_argument("--time", default="60", help="limit per job: minutes, H:MM:SS or "
+                            "D-H:MM:SS (default 60)")
+    slurm_opts.add_argument("--mem", default=None, help="memory per job, e.g. 16G")
+    re_.set_defaults(func=_rerun)
+
     col = sub.add_parser("collect", help="gather the claims of many runs into one table",
                          description="Read metrics.json files (or folders searched for them) "
                          "and print one row per claim per run, with the run's parameters, "
-                         "as CSV.")
+                         "as CSV. Given one batch folder (lthkit rerun --out), the table has a "
+                         "row per cell and claim with the headline metrics, and an HTML "
+                         "summary with charts is written beside it.")
     col.add_argument("paths", nargs="+", metavar="PATH", help="metrics.json or a folder")
-    col.add_argument("--markdown", action="store_true", help="a readable table, not CSV")
+    fmt = col.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="a readable table, not CSV")
+    fmt.add_argument("--csv", metavar="FILE", help="write the table to FILE, not stdout")
+    fmt.add_argument("--parquet", metavar="FILE", help="write the table as Parquet (pyarrow)")
+    col.add_argument("--html", metavar="FILE",
+                     help="where the summary of a batch goes (default: BATCH/summary.html)")
     col.set_defaults(func=_collect)
 
-    for p in (run, bk):
+    for p in (run, bk, re_):
         p.add_argument("--kernel", default=None,
                        help="Jupyter kernel (default: $LTHKIT_KERNEL or 'lthkit')")
         p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")
