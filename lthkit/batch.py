@@ -246,10 +246,14 @@ def run(plan_: Plan, *, executor: str = "local", jobs: int | None = None, slurm=
     if jobs < 1 or (executor == "local" and jobs > cores()):
         raise BadBatch(f"--jobs {jobs}: this machine lets lthkit use {cores()} core(s); "
                        f"ask for 1 to {cores()}" if jobs >= 1 else f"--jobs {jobs}: at least 1")
-    explicit = os.environ.get("LTHKIT_WORKERS")
-    workers = None if executor == "slurm" or explicit else max(1, cores() // jobs)
-    prepare(plan_, workers)
+    if executor == "slurm":
+        from lthkit import slurm as slurm_
+        slurm = slurm or slurm_.Options()
+        slurm_.check(slurm)
     pending = [c for c in plan_.cells if status(c) != "done"]
+    at_once = min(jobs, max(1, len(pending)))
+    explicit = os.environ.get("LTHKIT_WORKERS")
+    prepare(plan_, None if executor == "slurm" or explicit else max(1, cores() // at_once))
     report = Report(len(plan_.cells), earlier=len(plan_.cells) - len(pending))
     bar = tqdm(total=report.total, initial=report.earlier, unit="cell", desc=plan_.out.name,
                disable=not progress, file=sys.stderr)
@@ -257,9 +261,8 @@ def run(plan_: Plan, *, executor: str = "local", jobs: int | None = None, slurm=
     if executor == "local":
         finished = _local([c.dir for c in pending], jobs)
     else:
-        from lthkit import slurm as slurm_
-        finished = slurm_.run([c.dir for c in pending], slurm or slurm_.Options(), jobs,
-                              plan_.out / ".submitit", run_cell, say)
+        finished = slurm_.run([c.dir for c in pending], slurm, jobs, plan_.out / ".submitit",
+                              run_cell, say)
     by_dir = {c.dir: c for c in pending}
     try:
         for cell_dir, crash in finished:

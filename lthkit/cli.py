@@ -80,13 +80,20 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+SLURM_OPTIONS = ("partition", "gpus_per_job", "cpus_per_job", "time", "mem")
+
+
 def _rerun(args: argparse.Namespace) -> int:
     from lthkit import batch, slurm
     try:
         grid = batch.parse_grid(args.grid, parse_value)
         fixed = {name: parse_value(value) for name, value in args.parameters}
-        options = slurm.Options(args.partition, args.gpus_per_job, args.cpus_per_job,
-                                slurm.parse_time(args.time), args.mem and slurm.parse_mem(args.mem))
+        given = [f"--{k.replace('_', '-')}" for k in SLURM_OPTIONS if getattr(args, k) is not None]
+        if given and args.executor != "slurm":
+            raise ValueError(f"{', '.join(given)}: only with --executor slurm")
+        options = slurm.Options(args.partition, args.gpus_per_job or 0, args.cpus_per_job,
+                                slurm.parse_time(args.time or "60"),
+                                slurm.parse_mem(args.mem) if args.mem else None)
         plan = batch.plan(args.notebook, args.out, grid, fixed, kernel=args.kernel)
     except (ValueError, batch.BadBatch) as e:
         print(f"lthkit rerun: {e}", file=sys.stderr)
@@ -121,6 +128,10 @@ def _collect(args: argparse.Namespace) -> int:
         print(f"lthkit collect: no such file or folder: {', '.join(missing)}", file=sys.stderr)
         return 2
     one_batch = len(args.paths) == 1 and summary.is_batch(args.paths[0])
+    if args.html and not one_batch:
+        print("lthkit collect: --html needs one batch folder (made by lthkit rerun)",
+              file=sys.stderr)
+        return 2
     df = summary.table(args.paths[0]) if one_batch else claims.collect(args.paths)
     if one_batch:
         page = summary.write_html(df, args.html or Path(args.paths[0]) / "summary.html",
@@ -216,10 +227,10 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     re_.add_argument("--dry-run", action="store_true", help="list the cells and their state")
     slurm_opts = re_.add_argument_group("slurm", "with --executor slurm (needs the cluster extra)")
     slurm_opts.add_argument("--partition", help="Slurm partition (default: the cluster's)")
-    slurm_opts.add_argument("--gpus-per-job", type=int, default=0, metavar="N")
-    slurm_opts.add_argument("--cpus-per-job", type=int, default=None, metavar="N")
-    slurm_opts.add_argument("--time", default="60", help="limit per job: minutes, H:MM:SS or "
-                            "D-H:MM:SS (default 60)")
+    slurm_opts.add_argument("--gpus-per-job", type=int, metavar="N")
+    slurm_opts.add_argument("--cpus-per-job", type=int, metavar="N")
+    slurm_opts.add_argument("--time", help="limit per job: minutes, H:MM:SS or D-H:MM:SS "
+                            "(default 60)")
     slurm_opts.add_argument("--mem", default=None, help="memory per job, e.g. 16G")
     re_.set_defaults(func=_rerun)
 

@@ -15,6 +15,7 @@ so can you, to check a batch before queueing it. Needs the ``cluster`` extra.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import time
@@ -78,18 +79,23 @@ def parse_mem(text: str) -> float:
     return float(m.group(1)) * scale[m.group(2).upper()]
 
 
+def check(options: Options) -> None:
+    """Raise ``SlurmError`` unless jobs can be submitted from here."""
+    if importlib.util.find_spec("submitit") is None:
+        raise SlurmError("--executor slurm needs submitit: pip install -e '.[cluster]'")
+    if options.cluster == "slurm" and shutil.which("sbatch") is None:
+        raise SlurmError("--executor slurm: no sbatch on PATH; submit from a Slurm login node")
+
+
 def run(dirs: list[Path], options: Options, jobs: int, folder: Path,
         function: Callable[[str], str], say: Callable[[str], None]
         ) -> Iterator[tuple[Path, str | None]]:
     """Submit ``function(cell_dir)`` for every cell as one array job; yield each cell as its
     task ends, with submitit's error when the task itself failed (time limit, node failure).
     Closing the generator early (Ctrl-C) cancels the tasks still queued or running."""
-    try:
-        import submitit
-    except ImportError:
-        raise SlurmError("--executor slurm needs submitit: pip install -e '.[cluster]'") from None
-    if options.cluster == "slurm" and shutil.which("sbatch") is None:
-        raise SlurmError("--executor slurm: no sbatch on PATH; submit from a Slurm login node")
+    import submitit
+
+    check(options)
     if not dirs:
         return
     executor = submitit.AutoExecutor(folder=folder, cluster=options.cluster)

@@ -188,7 +188,7 @@ def write_html(df: pd.DataFrame, path: str | os.PathLike, title: str) -> Path:
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p>{len(per_cell)} cells: " + ", ".join(
                  f"{n} {html.escape(str(s))}" for s, n in counts.items()) + ". Grid: "
-             + (", ".join(html.escape(f"{g} = {', '.join(map(str, per_cell[g].unique()))}")
+             + (", ".join(html.escape(f"{g} = {', '.join(per_cell[g].astype(str).unique())}")
                           for g in grid) or "one cell") + ".</p>"]
     for heading, sentence, spec in charts_of(df):
         parts += [f"<h2>{heading}</h2>", f"<p>{sentence}</p>", charts.chart_html(spec)]

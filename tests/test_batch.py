@@ -61,6 +61,7 @@ def test_a_bad_value_anywhere_in_the_grid_stops_everything(tmp_path, capsys):
     (["--jobs", "0"], "at least 1"),
     (["--executor", "slurm", "--time", "soon"], "--time 'soon'"),
     (["--executor", "slurm", "--mem", "lots"], "--mem 'lots'"),
+    (["--partition", "gpu", "--mem", "4G"], "--partition, --mem: only with --executor slurm"),
 ])
 def test_bad_command_lines_exit_2_and_run_nothing(args, says, tmp_path, capsys):
     out = tmp_path / "b"
@@ -184,3 +185,70 @@ def test_kill_9_in_the_middle_then_rerun_finishes_only_the_missing_cells(lottery
         mine = json.loads((out / cell.name / "metrics.json").read_text())
         theirs = json.loads((cell.dir / "metrics.json").read_text())
         assert mine["claims"] == theirs["claims"] and mine["metrics"] == theirs["metrics"]
+
+
+@pytest.fixture
+def sleepy_notebook(tmp_path):
+    """A notebook whose one parameter is how long its cell sleeps."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "lthkit", "display_name": "lthkit", "language": "python"}
+    params = nbformat.v4.new_code_cell("wait = 0")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("import time\ntime.sleep(wait)"),
+                nbformat.v4.new_code_cell(
+                    "from lthkit import claims\nclaims.write_metrics("
+                    "[claims.claim('slept', wait, '>= 0', True)], {'wait': wait})")]
+    path = tmp_path / "sleepy.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find leftover processes")
+def test_ctrl_c_stops_every_cell_and_exits_130(sleepy_notebook, tmp_path):
+    out = tmp_path / "b"
+    proc = subprocess.Popen([sys.executable, "-m", "lthkit.cli", "rerun", str(sleepy_notebook),
+                             "--grid", "wait=600,601", "--out", str(out), "--jobs", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while sum("wait=" in _text(log) for log in out.glob("*/log.txt")) < 2:  # both started
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    printed, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, printed
+    assert "interrupted" in printed and "run the same command again" in printed
+    deadline = time.monotonic() + 30
+    while _processes_in(out) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _processes_in(out) == []
+    assert {batch.status(c) for c in batch.cells_in(out)} == {"interrupted"}
+
+
+def test_a_cell_another_process_is_running_is_waited_for_not_run_twice(sleepy_notebook,
+                                                                       tmp_path):
+    import fcntl
+
+    plan = batch.plan(sleepy_notebook, tmp_path / "b", {"wait": [600]})
+    batch.prepare(plan)
+    cell = plan.cells[0]
+    with open(cell.dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # "another batch" is running the cell
+        proc = subprocess.Popen([sys.executable, "-m", "lthkit.batch", str(cell.dir),
+                                 str(os.getpid())])
+        deadline = time.monotonic() + 60
+        while "waiting for another process" not in _text(cell.dir / "log.txt"):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        # ... which finishes it
+        (cell.dir / "metrics.json").write_text("{}")
+        (cell.dir / "sleepy.ipynb").write_text("{}")
+        (cell.dir / "done.json").write_text(json.dumps({"key": cell.key}))
+    assert proc.wait(timeout=60) == 0
+    assert "another process finished this cell meanwhile" in _text(cell.dir / "log.txt")
+    assert (cell.dir / "sleepy.ipynb").read_text() == "{}"  # not executed again
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
