@@ -21,43 +21,26 @@ computation reuse it.
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import hashlib
 import itertools
 import json
 import os
-import platform
-import signal
 import subprocess
 import sys
 import time
-import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from lthkit import book
+from lthkit.cells import (DONE, FAILED, JOB, LOG, PARAMS, Cell, error, read_json, run_cell,
+                          show, status, write_json)
 
-BATCH, JOB, PARAMS = "batch.json", "job.json", "params.json"
-DONE, FAILED, METRICS, LOG, LOCK = "done.json", "failed.json", "metrics.json", "log.txt", ".lock"
+BATCH = "batch.json"
 
 
 class BadBatch(ValueError):
     """A grid, a parameter or an output folder rejected before anything ran."""
-
-
-@dataclass(frozen=True)
-class Cell:
-    dir: Path
-    params: dict
-    key: dict          # book.chapter_key: notebook, parameters, lthkit source, kernel
-    stem: str          # the executed notebook is dir/<stem>.ipynb
-
-    @property
-    def name(self) -> str:
-        return self.dir.name
 
 
 @dataclass(frozen=True)
@@ -150,7 +133,7 @@ def plan(notebook: str | os.PathLike, out: str | os.PathLike, grid: Mapping[str,
         try:
             book.validate_parameters(notebook, params)
         except book.BadParameters as e:
-            errors.append(f"  {_show(dict(zip(names, values))) or 'every cell'}: {e}")
+            errors.append(f"  {show(dict(zip(names, values))) or 'every cell'}: {e}")
             continue
         key = book.chapter_key(notebook, params, code, kernel)
         cells.append(Cell(out / cell_name(params), params, key, notebook.stem))
@@ -163,67 +146,18 @@ def plan(notebook: str | os.PathLike, out: str | os.PathLike, grid: Mapping[str,
     return Plan(notebook, out, cells, kernel, store)
 
 
-def _show(params: Mapping[str, Any]) -> str:
-    return " ".join(f"{k}={v!r}" for k, v in params.items())
-
-
-# --- the state of a cell, from its files ---------------------------------------------------
-
-def status(cell: Cell) -> str:
-    """``done`` (finished, same key), ``stale`` (finished with another notebook, lthkit or
-    kernel), ``failed``, ``interrupted`` (started, never finished) or ``new``."""
-    done = read_json(cell.dir / DONE)
-    if done is not None:
-        whole = (cell.dir / METRICS).exists() and (cell.dir / f"{cell.stem}.ipynb").exists()
-        return "done" if whole and done.get("key") == cell.key else "stale"
-    if (cell.dir / FAILED).exists():
-        return "failed"
-    return "interrupted" if (cell.dir / LOG).exists() else "new"
-
-
-def cells_in(out: str | os.PathLike) -> list[Cell]:
-    """The cells a batch folder holds (every sub-folder with a ``job.json``)."""
-    found = []
-    for job_file in sorted(Path(out).glob(f"*/{JOB}")):
-        job = json.loads(job_file.read_text(encoding="utf-8"))
-        found.append(Cell(job_file.parent, job["params"], job["key"], Path(job["notebook"]).stem))
-    return found
-
-
-def error(cell: Cell) -> str:
-    return read_json(cell.dir / FAILED, {}).get("error", "no failed.json: see log.txt")
-
-
-def read_json(path: Path, default: Any = None) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
-        return default
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    """Write atomically: the file appears whole or not at all."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1, default=str)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 # --- running ----------------------------------------------------------------------------
 
 def prepare(plan_: Plan, workers: int | None = None) -> None:
     """Write ``batch.json`` and each cell's ``params.json`` and ``job.json`` (what a worker
     process or a Slurm job needs to run the cell)."""
     plan_.out.mkdir(parents=True, exist_ok=True)
-    _write_json(plan_.out / BATCH, {"notebook": str(plan_.notebook), "store": str(plan_.store),
+    write_json(plan_.out / BATCH, {"notebook": str(plan_.notebook), "store": str(plan_.store),
                                     "kernel": plan_.kernel})
     for cell in plan_.cells:
         cell.dir.mkdir(exist_ok=True)
-        _write_json(cell.dir / PARAMS, cell.params)
-        _write_json(cell.dir / JOB, {"notebook": str(plan_.notebook), "params": cell.params,
+        write_json(cell.dir / PARAMS, cell.params)
+        write_json(cell.dir / JOB, {"notebook": str(plan_.notebook), "params": cell.params,
                                      "key": cell.key, "kernel": plan_.kernel,
                                      "store": str(plan_.store), "workers": workers})
 
@@ -270,13 +204,13 @@ def run(plan_: Plan, *, executor: str = "local", jobs: int | None = None, slurm=
             if status(cell) == "done":
                 report.done.append(cell)
                 took = read_json(cell.dir / DONE, {}).get("seconds", 0)
-                say(f"done    {cell.name}  {_show(cell.params)}  ({took:.0f} s)")
+                say(f"done    {cell.name}  {show(cell.params)}  ({took:.0f} s)")
             else:
                 if not (cell.dir / FAILED).exists():  # the process died before it could say
-                    _write_json(cell.dir / FAILED, {"error": crash or "the cell did not finish"})
+                    write_json(cell.dir / FAILED, {"error": crash or "the cell did not finish"})
                 report.failed.append((cell, error(cell)))
                 first = error(cell).strip().splitlines()[0] if error(cell).strip() else ""
-                say(f"FAILED  {cell.name}  {_show(cell.params)}: {first}\n"
+                say(f"FAILED  {cell.name}  {show(cell.params)}: {first}\n"
                     f"        log: {cell.dir / LOG}")
             bar.set_postfix(failed=len(report.failed), refresh=False)
             bar.update(1)
@@ -303,7 +237,7 @@ def _local(dirs: list[Path], jobs: int) -> Iterator[tuple[Path, str | None]]:
                 cell_dir = queue.pop(0)
                 with open(cell_dir / LOG, "ab") as log:  # catches what happens before run_cell
                     proc = subprocess.Popen(
-                        [sys.executable, "-m", "lthkit.batch", str(cell_dir), str(os.getpid())],
+                        [sys.executable, "-m", "lthkit.cells", str(cell_dir), str(os.getpid())],
                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                         start_new_session=True)
                 running[proc] = cell_dir
@@ -321,79 +255,3 @@ def _local(dirs: list[Path], jobs: int) -> Iterator[tuple[Path, str | None]]:
             proc.wait()
 
 
-def _die_with(parent: int) -> None:
-    """Be killed when ``parent`` (the batch) dies, even by kill -9 (Linux only)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before we asked
-        sys.exit(f"lthkit.batch: the batch (pid {parent}) is gone")
-
-
-# --- one cell, in its own process (a local worker or a Slurm job) ---------------------------
-
-def run_cell(cell_dir: str | os.PathLike) -> str:
-    """Execute one prepared cell; returns ``"done"`` or ``"failed"``.
-
-    Holds the cell's lock while it runs, so two batches (or a resumed batch and a leftover
-    job) never run one cell at once; the second waits and then finds it done."""
-    cell_dir = Path(cell_dir).resolve()
-    job = json.loads((cell_dir / JOB).read_text(encoding="utf-8"))
-    stem = Path(job["notebook"]).stem
-    cell = Cell(cell_dir, job["params"], job["key"], stem)
-    with open(cell_dir / LOG, "a", encoding="utf-8") as log, _output_to(log), _locked(cell_dir):
-        if status(cell) == "done":
-            print("another process finished this cell meanwhile", flush=True)
-            return "done"
-        for name in (DONE, FAILED, METRICS, f"{stem}.ipynb", f"{stem}.failed.ipynb"):
-            (cell_dir / name).unlink(missing_ok=True)
-        print(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} (pid "
-              f"{os.getpid()}): {Path(job['notebook']).name} {_show(job['params'])}", flush=True)
-        start = time.monotonic()
-        try:
-            if job.get("workers"):
-                os.environ.setdefault("LTHKIT_WORKERS", str(job["workers"]))
-            book.execute(job["notebook"], cell_dir, job["params"], kernel=job["kernel"],
-                         store=job["store"])
-            if read_json(cell_dir / METRICS) is None:
-                raise RuntimeError(f"the notebook ran but wrote no readable {METRICS}")
-        except Exception as e:  # any error fails this cell only
-            traceback.print_exc()
-            _write_json(cell_dir / FAILED, {"error": str(e) or repr(e),
-                                            "seconds": round(time.monotonic() - start, 1)})
-            return "failed"
-        _write_json(cell_dir / DONE, {"key": job["key"], "host": platform.node(),
-                                      "seconds": round(time.monotonic() - start, 1),
-                                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        print(f"=== done in {time.monotonic() - start:.0f} s", flush=True)
-        return "done"
-
-
-@contextmanager
-def _output_to(log) -> Iterator[None]:
-    """Send this process's stdout and stderr (the kernel's too) to ``log``."""
-    sys.stdout.flush(), sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    os.dup2(log.fileno(), 1), os.dup2(log.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush(), sys.stderr.flush()
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
-
-
-@contextmanager
-def _locked(cell_dir: Path) -> Iterator[None]:
-    with open(cell_dir / LOCK, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print("waiting for another process running this cell", flush=True)
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
-if __name__ == "__main__":  # a local worker: python -m lthkit.batch CELL_DIR BATCH_PID
-    _die_with(int(sys.argv[2]))
-    sys.exit(0 if run_cell(sys.argv[1]) == "done" else 1)

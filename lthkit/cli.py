@@ -84,7 +84,7 @@ SLURM_OPTIONS = ("partition", "gpus_per_job", "cpus_per_job", "time", "mem")
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from lthkit import batch, slurm
+    from lthkit import batch, cells, slurm
     try:
         grid = batch.parse_grid(args.grid, parse_value)
         fixed = {name: parse_value(value) for name, value in args.parameters}
@@ -99,7 +99,7 @@ def _rerun(args: argparse.Namespace) -> int:
         print(f"lthkit rerun: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
-        states = [batch.status(c) for c in plan.cells]
+        states = [cells.status(c) for c in plan.cells]
         print(f"{len(plan.cells)} cells in {plan.out}/ "
               f"({states.count('done')} finished, {len(states) - states.count('done')} to run)")
         for cell, state in zip(plan.cells, states):

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lthkit import batch
+from lthkit import batch, cells
 
 CLAIM_COLUMNS = ["claim_no", "claim", "measured", "measured_value", "expected", "verdict"]
 VERDICT_COLOURS = {"pass": "#009E73", "fail": "#D55E00", "inconclusive": "#BBBBBB"}
@@ -62,15 +62,15 @@ def flatten(metrics: dict, prefix: str = "") -> dict:
 
 def table(out: str | os.PathLike) -> pd.DataFrame:
     """A row per cell and claim of the batch in ``out`` (see the module's doc)."""
-    found = batch.cells_in(out)
+    found = cells.cells_in(out)
     names = list(dict.fromkeys(k for c in found for k in c.params))
     rows = []
     for cell in sorted(found, key=lambda c: [_order(c.params.get(n)) for n in names]):
-        state = batch.status(cell)
+        state = cells.status(cell)
         base = {"cell": cell.name, **{n: cell.params.get(n) for n in names}, "status": state}
-        doc = batch.read_json(cell.dir / batch.METRICS) if state in ("done", "stale") else None
+        doc = cells.read_json(cell.dir / cells.METRICS) if state in ("done", "stale") else None
         if doc is None:
-            rows.append({**base, "error": batch.error(cell) if state == "failed" else None})
+            rows.append({**base, "error": cells.error(cell) if state == "failed" else None})
             continue
         metrics = {(f"metric.{k}" if k in base or k in CLAIM_COLUMNS else k): v
                    for k, v in flatten(doc.get("metrics", {})).items()}
@@ -106,7 +106,7 @@ def charts_of(df: pd.DataFrame) -> list[tuple[str, str, dict]]:
     """(heading, sentence, Vega-Lite spec) for each chart of the summary."""
     import altair as alt
 
-    from lthkit import charts  # noqa: F401  (the lthkit theme)
+    import lthkit.charts  # noqa: F401  (registers the lthkit theme)
 
     grid = varying(df)
     data = df.copy()

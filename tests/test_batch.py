@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import LOTTERY, LOTTERY_GRID, lottery_rerun_args
-from lthkit import batch, cli
+from lthkit import batch, cells, cli
 
 
 def test_grid_values_split_at_top_level_commas_and_read_as_yaml():
@@ -112,11 +112,11 @@ def test_the_output_folder_belongs_to_one_notebook(demo_notebook, tmp_path, caps
 
 def test_the_2x2_lottery_grid_runs_with_two_jobs(lottery_batch):
     out, _ = lottery_batch
-    cells = batch.cells_in(out)
-    assert sorted((c.params["first_seed"], c.params["rewind_step"]) for c in cells) == [
+    found = cells.cells_in(out)
+    assert sorted((c.params["first_seed"], c.params["rewind_step"]) for c in found) == [
         (0, "0it"), (0, "10it"), (1, "0it"), (1, "10it")]
-    for cell in cells:
-        assert batch.status(cell) == "done"
+    for cell in found:
+        assert cells.status(cell) == "done"
         doc = json.loads((cell.dir / "metrics.json").read_text())
         assert {k: doc["params"][k] for k in LOTTERY_GRID} == {k: cell.params[k]
                                                                 for k in LOTTERY_GRID}
@@ -179,9 +179,9 @@ def test_kill_9_in_the_middle_then_rerun_finishes_only_the_missing_cells(lottery
     printed = capsys.readouterr().out
     assert f"4 cells: {len(finished)} finished earlier, {4 - len(finished)} now" in printed
     ran_now = {line.split()[1] for line in printed.splitlines() if line.startswith("done ")}
-    assert ran_now == {c.name for c in batch.cells_in(out)} - set(finished)
+    assert ran_now == {c.name for c in cells.cells_in(out)} - set(finished)
     assert {n: (out / n / "done.json").stat().st_mtime_ns for n in finished} == finished
-    for cell in batch.cells_in(reference):
+    for cell in cells.cells_in(reference):
         mine = json.loads((out / cell.name / "metrics.json").read_text())
         theirs = json.loads((cell.dir / "metrics.json").read_text())
         assert mine["claims"] == theirs["claims"] and mine["metrics"] == theirs["metrics"]
@@ -223,7 +223,7 @@ def test_ctrl_c_stops_every_cell_and_exits_130(sleepy_notebook, tmp_path):
     while _processes_in(out) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _processes_in(out) == []
-    assert {batch.status(c) for c in batch.cells_in(out)} == {"interrupted"}
+    assert {cells.status(c) for c in cells.cells_in(out)} == {"interrupted"}
 
 
 def test_a_cell_another_process_is_running_is_waited_for_not_run_twice(sleepy_notebook,
@@ -235,7 +235,7 @@ def test_a_cell_another_process_is_running_is_waited_for_not_run_twice(sleepy_no
     cell = plan.cells[0]
     with open(cell.dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # "another batch" is running the cell
-        proc = subprocess.Popen([sys.executable, "-m", "lthkit.batch", str(cell.dir),
+        proc = subprocess.Popen([sys.executable, "-m", "lthkit.cells", str(cell.dir),
                                  str(os.getpid())])
         deadline = time.monotonic() + 60
         while "waiting for another process" not in _text(cell.dir / "log.txt"):

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import LOTTERY
-from lthkit import batch, slurm
+from lthkit import batch, cells, slurm
 
 
 @pytest.mark.parametrize("text, minutes", [("90", 90), ("4:00:00", 240), ("0:30:00", 30),
@@ -55,14 +55,13 @@ def test_slurm_without_sbatch_says_where_to_submit_from(tmp_path):
     assert not (tmp_path / "b").exists()
 
 
-def test_cells_run_as_an_array_job_through_submitit_local_executor(lottery_batch, tmp_path,
-                                                                   monkeypatch):
+def test_cells_run_as_an_array_job_through_submitit_local_executor(lottery_batch, tmp_path):
     """Two cells of the 2×2 grid through submitit, sharing the store of the local batch: each
-    job runs ``batch.run_cell`` and gives the same metrics as the local executor did."""
+    job runs ``cells.run_cell`` and gives the same metrics as the local executor did."""
     pytest.importorskip("submitit")
     reference, store = lottery_batch
-    cells = [c for c in batch.cells_in(reference) if c.params["first_seed"] == 0]
-    fixed = {k: v for k, v in cells[0].params.items() if k != "rewind_step"}
+    ran = [c for c in cells.cells_in(reference) if c.params["first_seed"] == 0]
+    fixed = {k: v for k, v in ran[0].params.items() if k != "rewind_step"}
     plan = batch.plan(LOTTERY, tmp_path / "b", {"rewind_step": ["0it", "10it"]}, fixed,
                       store=store)
     lines = []
@@ -72,7 +71,7 @@ def test_cells_run_as_an_array_job_through_submitit_local_executor(lottery_batch
     assert report.ok and len(report.done) == 2, lines
     assert "submitted 2 task(s)" in lines[0]
     assert list((tmp_path / "b" / ".submitit").glob("*_log.out"))  # submitit's own logs
-    for cell in cells:
+    for cell in ran:
         mine = json.loads((tmp_path / "b" / cell.name / "metrics.json").read_text())
         theirs = json.loads((cell.dir / "metrics.json").read_text())
         assert mine["claims"] == theirs["claims"] and mine["metrics"] == theirs["metrics"]

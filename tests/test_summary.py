@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import LOTTERY_GRID
-from lthkit import batch, book, claims, cli, summary
+from lthkit import batch, book, cells, claims, cli, summary
 
 
 @pytest.mark.parametrize("measured, value", [
@@ -31,7 +31,7 @@ def test_a_row_per_cell_and_claim_with_the_parameters_and_headline_metrics(lotte
     out, _ = lottery_batch
     df = summary.table(out)
     docs = {c.name: json.loads((c.dir / "metrics.json").read_text())
-            for c in batch.cells_in(out)}
+            for c in cells.cells_in(out)}
     assert len(df) == sum(len(d["claims"]) for d in docs.values())
     assert list(df.columns[:3]) == ["cell", "first_seed", "rewind_step"]
     assert set(df["status"]) == {"done"}
