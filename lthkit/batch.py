@@ -2,21 +2,19 @@
 
     from lthkit import batch
     plan = batch.plan("notebooks/01_lottery_tickets.ipynb", "runs/rewind",
-                      grid={"first_seed": [0, 4], "rewind_step": ["0it", "100it"]},
-                      fixed={"seeds": 4})
-    report = batch.run(plan, jobs=2)       # a local process pool; or executor="slurm"
+                      grid={"first_seed": [0, 2], "rewind_step": ["0it", "100it"]},
+                      fixed={"seeds": 2})
+    report = batch.run(plan, jobs=2)       # local worker processes; or executor="slurm"
 
-Every cell of the grid (the product of its values, plus the fixed parameters) executes the
-notebook with papermill into ``OUT/<short hash of its parameters>/``, which holds
-``params.json``, the executed notebook, the chapter's ``metrics.json``, ``log.txt`` and, written
-atomically once both the notebook and its metrics are whole, the completion marker
-``done.json``. The marker carries a key (notebook, parameters, lthkit source, kernel): a cell is
-finished only when its marker's key matches, so a rerun skips exactly the finished cells, a
-killed batch resumes where it stopped, and a cell run with another version of the notebook or
-of lthkit runs again. A failing cell writes ``failed.json`` with its error and does not stop
-the others; it is retried on the next rerun. The training results themselves live in the
-content-addressed store (``lthkit.store``), shared by every cell: cells that share a
-computation reuse it.
+Every cell of the grid (the product of its values, plus the fixed parameters) is validated
+before anything runs, then executes the notebook with papermill into ``OUT/<short hash of its
+parameters>/`` (``lthkit.cells`` says what that folder holds). A cell is finished only when its
+completion marker carries the cell's key (notebook, parameters, lthkit source, kernel), so a
+rerun skips exactly the finished cells, a killed batch resumes where it stopped, and a cell run
+with another version of the notebook or of lthkit runs again. A failing cell records its error
+and does not stop the others; the next rerun retries it. The training results themselves live
+in the content-addressed store (``lthkit.store``) shared by every cell, so cells that share a
+computation compute it once.
 """
 
 from __future__ import annotations
@@ -153,13 +151,13 @@ def prepare(plan_: Plan, workers: int | None = None) -> None:
     process or a Slurm job needs to run the cell)."""
     plan_.out.mkdir(parents=True, exist_ok=True)
     write_json(plan_.out / BATCH, {"notebook": str(plan_.notebook), "store": str(plan_.store),
-                                    "kernel": plan_.kernel})
+                                   "kernel": plan_.kernel})
     for cell in plan_.cells:
         cell.dir.mkdir(exist_ok=True)
         write_json(cell.dir / PARAMS, cell.params)
         write_json(cell.dir / JOB, {"notebook": str(plan_.notebook), "params": cell.params,
-                                     "key": cell.key, "kernel": plan_.kernel,
-                                     "store": str(plan_.store), "workers": workers})
+                                    "key": cell.key, "kernel": plan_.kernel,
+                                    "store": str(plan_.store), "workers": workers})
 
 
 def run(plan_: Plan, *, executor: str = "local", jobs: int | None = None, slurm=None,
@@ -208,8 +206,9 @@ def run(plan_: Plan, *, executor: str = "local", jobs: int | None = None, slurm=
             else:
                 if not (cell.dir / FAILED).exists():  # the process died before it could say
                     write_json(cell.dir / FAILED, {"error": crash or "the cell did not finish"})
-                report.failed.append((cell, error(cell)))
-                first = error(cell).strip().splitlines()[0] if error(cell).strip() else ""
+                message = error(cell)
+                report.failed.append((cell, message))
+                first = (message.strip().splitlines() or [""])[0]
                 say(f"FAILED  {cell.name}  {show(cell.params)}: {first}\n"
                     f"        log: {cell.dir / LOG}")
             bar.set_postfix(failed=len(report.failed), refresh=False)

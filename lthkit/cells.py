@@ -120,11 +120,11 @@ def run_cell(cell_dir: str | os.PathLike) -> str:
         except Exception as e:  # any error fails this cell only
             traceback.print_exc()
             write_json(cell_dir / FAILED, {"error": str(e) or repr(e),
-                                            "seconds": round(time.monotonic() - start, 1)})
+                                           "seconds": round(time.monotonic() - start, 1)})
             return "failed"
         write_json(cell_dir / DONE, {"key": job["key"], "host": platform.node(),
-                                      "seconds": round(time.monotonic() - start, 1),
-                                      "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                     "seconds": round(time.monotonic() - start, 1),
+                                     "finished": time.strftime("%Y-%m-%dT%H:%M:%S")})
         print(f"=== done in {time.monotonic() - start:.0f} s", flush=True)
         return "done"
 
