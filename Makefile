@@ -4,14 +4,34 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lthkit-installed
+BROWSER_STAMP := $(VENV)/.lthkit-browser
 
-.PHONY: book test bench setup clean distclean
+.PHONY: book test bench setup browser-tools clean distclean
 
 book: $(STAMP)
 	$(VENV)/bin/lthkit book
 
-test: $(STAMP)
+test: $(STAMP) browser-tools
 	$(PY) -m pytest
+
+# What tests/test_browser.py needs, installed where it can be: Debian's chromium (as root, with
+# apt-get; never a browser download) and the playwright package (the `browser` extra). Never
+# fails: where either cannot be had, that one test module is skipped and says why.
+browser-tools: $(BROWSER_STAMP)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test (apt-get)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends chromium fonts-dejavu-core >/dev/null; } \
+	      || echo "warning: apt-get could not install chromium: the browser test will be skipped"; \
+	  else \
+	    echo "note: no /usr/bin/chromium, and apt-get needs root: the browser test will be skipped"; \
+	  fi; \
+	fi
+
+$(BROWSER_STAMP): pyproject.toml | $(STAMP)
+	@$(PY) -m pip install --progress-bar off -q -e '.[browser]' && touch $@ \
+	  || echo "warning: pip could not install playwright: the browser test will be skipped"
 
 bench: $(STAMP)
 	@set -e; for f in benchmarks/*.py; do \
@@ -31,7 +51,7 @@ $(STAMP): pyproject.toml | $(PY)
 # Build outputs only. Kept: the venv and the result store (.lthkit/), slow to rebuild, and
 # runs/ (results of `lthkit run`, which are yours).
 clean:
-	rm -rf book/_build book/chapters book/_toc.yml .pytest_cache
+	rm -rf book/_build book/chapters book/_toc.yml book/scoreboard.md .pytest_cache test-artifacts
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -6,7 +6,10 @@
 
 Suites: our own problems (lthkit/synth/problems), and when present (``$LTHKIT_SYNTH_BENCH`` or
 ``../shared/synth-bench``) Myth's 43 PLDI 2015 specs, compared per spec with Myth's own times,
-and the 45 POPL 2016 product specs with focusing on and off.  Not part of the test suite.
+the 45 POPL 2016 product specs with focusing on and off, and the POPL 2016 refinement-type
+(popl2016-min) and polymorphic (popl2016-poly) suites.  Each suite also runs with the
+preferences for programs that generalise turned off, to report solved count, time and the
+same-function rate before and after them.  Not part of the test suite.
 """
 from __future__ import annotations
 
@@ -20,8 +23,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from lthkit.synth.bench import (PROBLEMS, agreement, external_suite, format_table,  # noqa: E402
-                                myth_times, run_spec, run_suite, write_csv)
+from lthkit.synth.bench import (PROBLEMS, external_suite, format_table, myth_times,  # noqa: E402
+                                run_spec, run_suite, write_csv)
+
+SUITES = {"own": None, "pldi": "myth-pldi2015", "popl": "popl2016-products",
+          "min": "popl2016-min", "poly": "popl2016-poly"}
 
 
 def ratio_table(rows, myth):
@@ -36,24 +42,18 @@ def ratio_table(rows, myth):
     return "\n".join(lines)
 
 
-def generalisation(folder, rows):
-    """Our programs against the peer's on 200 random first-order inputs each."""
-    agree, differ, skipped = [], [], 0
-    for r in rows:
-        path = os.path.join(folder, r["name"] + ".ml")
-        verdict = agreement(path, r["term"] if r["solved"] else None)
-        if verdict is None:
-            skipped += 1
-        else:
-            (agree if verdict else differ).append(r["name"])
-    return (f"same function as the peer's on 200 random inputs: {len(agree)}/{len(agree) + len(differ)} "
-            f"(higher-order or unsolved, not checked: {skipped}); differ: {', '.join(differ) or 'none'}")
+def summary(rows):
+    checked = [r for r in rows if r["same_function"] is not None]
+    differ = [r["name"] for r in checked if not r["same_function"]]
+    return (f"solved {sum(r['solved'] for r in rows)}/{len(rows)}, "
+            f"{sum(r['seconds'] for r in rows):.3f} s, same function as the reference "
+            f"{len(checked) - len(differ)}/{len(checked)} (differ: {', '.join(differ) or 'none'})")
 
 
 def profile(path, top=8):
     pr = cProfile.Profile()
     pr.enable()
-    run_spec(path, timeout=120)
+    run_spec(path, timeout=120, compare=False)
     pr.disable()
     s = io.StringIO()
     pstats.Stats(pr, stream=s).sort_stats("tottime").print_stats(top)
@@ -63,65 +63,47 @@ def profile(path, top=8):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per spec")
-    ap.add_argument("--suites", nargs="+", default=["own", "pldi", "popl"],
-                    choices=["own", "pldi", "popl"])
+    ap.add_argument("--suites", nargs="+", default=list(SUITES), choices=list(SUITES))
     ap.add_argument("--csv", metavar="DIR", help="write <suite>.csv files here")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="profile the N slowest PLDI specs")
     args = ap.parse_args(argv)
     failed = False
-
-    def emit(title, rows, csv_name):
-        nonlocal failed
-        print(f"\n== {title}")
+    for key in args.suites:
+        folder = PROBLEMS if SUITES[key] is None else external_suite(SUITES[key])
+        if folder is None:
+            print(f"\n== {SUITES[key]}: not found (set LTHKIT_SYNTH_BENCH to the synth-bench folder)")
+            continue
+        t0 = time.perf_counter()
+        rows = run_suite(folder, timeout=args.timeout)
+        wall = time.perf_counter() - t0
+        print(f"\n== {key}: {folder}")
         print(format_table(rows))
+        print(f"wall time for the suite, parsing and comparisons included: {wall:.2f} s")
         failed |= not all(r["solved"] for r in rows)
+        plain = run_suite(folder, timeout=args.timeout, generalise=False)
+        print(f"generalisation preferences off: {summary(plain)}")
+        print(f"generalisation preferences on : {summary(rows)}")
         if args.csv:
             os.makedirs(args.csv, exist_ok=True)
-            write_csv(rows, os.path.join(args.csv, csv_name))
-
-    if "own" in args.suites:
-        emit("lthkit's own problems", run_suite(PROBLEMS, timeout=args.timeout), "own.csv")
-
-    pldi = external_suite("myth-pldi2015")
-    if "pldi" in args.suites:
-        if pldi is None:
-            print("\n== myth-pldi2015: not found (set LTHKIT_SYNTH_BENCH to the synth-bench folder)")
-        else:
-            t0 = time.perf_counter()
-            rows = run_suite(pldi, timeout=args.timeout)
-            wall = time.perf_counter() - t0
-            emit("Myth PLDI 2015 suite", rows, "pldi.csv")
-            print(f"wall time for the suite, parsing and peer comparison included: {wall:.2f} s")
-            print(generalisation(pldi, rows))
+            write_csv(rows, os.path.join(args.csv, f"{key}.csv"))
+        if key == "pldi":
             myth = myth_times()
             if myth:
                 print("\n== per-benchmark time against Myth's (myth-pldi2015-times.tsv)")
                 print(ratio_table(rows, myth))
-            if args.profile:
-                for r in sorted(rows, key=lambda r: -r["seconds"])[:args.profile]:
-                    print(f"\n== profile: {r['name']} ({r['seconds']:.3f} s)")
-                    print(profile(os.path.join(pldi, r["name"] + ".ml")))
-
-    popl = external_suite("popl2016-products")
-    if "popl" in args.suites:
-        if popl is None:
-            print("\n== popl2016-products: not found (set LTHKIT_SYNTH_BENCH)")
-        else:
-            on = run_suite(popl, timeout=args.timeout)
-            emit("POPL 2016 product suite, focusing on", on, "popl.csv")
-            print(generalisation(popl, on))
-            off = run_suite(popl, timeout=args.timeout, focusing=False)
+            for r in sorted(rows, key=lambda r: -r["seconds"])[:args.profile]:
+                print(f"\n== profile: {r['name']} ({r['seconds']:.3f} s)")
+                print(profile(os.path.join(folder, r["name"] + ".ml")))
+        if key == "popl":
+            off = run_suite(folder, timeout=args.timeout, focusing=False, compare=False)
             print("\n== POPL 2016 product suite, focusing off (ablation)")
             print(format_table(off))
             if args.csv:
                 write_csv(off, os.path.join(args.csv, "popl_nofocus.csv"))
-            t_on, t_off = (sum(r["seconds"] for r in x) for x in (on, off))
-            n_on, n_off = (sum(r["terms"] for r in x) for x in (on, off))
-            print(f"\nfocusing on : {sum(r['solved'] for r in on)}/{len(on)} solved, {t_on:.2f} s, "
-                  f"{n_on} terms enumerated")
-            print(f"focusing off: {sum(r['solved'] for r in off)}/{len(off)} solved, {t_off:.2f} s, "
-                  f"{n_off} terms enumerated")
+            for label, rs in (("on ", rows), ("off", off)):
+                print(f"focusing {label}: {sum(r['solved'] for r in rs)}/{len(rs)} solved, "
+                      f"{sum(r['seconds'] for r in rs):.2f} s, {sum(r['terms'] for r in rs)} terms")
     return 1 if failed else 0
 
 

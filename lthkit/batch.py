@@ -227,8 +227,8 @@ def _local(dirs: list[Path], jobs: int) -> Iterator[tuple[Path, str | None]]:
     """At most ``jobs`` cells at once, each in its own process; yields each as it ends.
 
     The workers run in their own session, so Ctrl-C reaches only this process, which stops
-    them; on Linux they also die with this process (kill -9 included), and their kernels
-    follow (ipykernel exits when its parent does)."""
+    them; they also die with this process, kill -9 included, and their kernels with them
+    (``lthkit.procs``)."""
     queue, running = list(dirs), {}
     try:
         while queue or running:

@@ -8,8 +8,10 @@
 the chapter's ``metrics.json`` lands beside the executed copy. ``build_book`` executes every
 ``notebooks/*.ipynb`` on its default parameters into ``book/chapters/<stem>/``, skipping those
 whose inputs (notebook, parameters, lthkit's source) have not changed since their last
-successful run, writes ``book/_toc.yml`` from them, builds the HTML with warnings as errors
-and checks that no page loads anything from a CDN.
+successful run, then ``build_html`` prepares the pages (``prepare_pages``: long code cells
+hidden by ``lthkit.pages``' rule, the scoreboard written from the chapters' ``metrics.json``,
+``book/_toc.yml``), builds the HTML with warnings as errors and checks that no page loads
+anything from a CDN.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +30,8 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 import yaml
+
+from lthkit import pages, scoreboard
 
 KERNEL = os.environ.get("LTHKIT_KERNEL", "lthkit")
 STAMP = ".lthkit-stamp.json"
@@ -53,17 +58,18 @@ def notebook_metadata(path: str | os.PathLike) -> dict:
 
 
 def validate_parameters(notebook: str | os.PathLike, parameters: Mapping[str, Any]) -> bool:
-    """Check parameters with ``hparams.resolve(chapter, **parameters)`` before any run.
+    """Check parameters with ``hparams.resolve(chapter, **parameters)``, and the data and
+    device they name with ``preflight.check``, before any run.
 
     Returns False when the notebook names no chapter (nothing to check against).
-    Raises ``BadParameters`` with resolve's message when a value or a name is rejected.
+    Raises ``BadParameters`` with the message when a value, a name, data or a device is wrong.
     """
     chapter = notebook_metadata(notebook).get("chapter")
     if not chapter:
         return False
-    from lthkit import hparams
+    from lthkit import hparams, preflight
     try:
-        hparams.resolve(chapter, **dict(parameters))
+        preflight.check(hparams.resolve(chapter, **dict(parameters)))
     except hparams.ParameterError as e:
         raise BadParameters(str(e)) from e
     return True
@@ -98,8 +104,8 @@ def check_kernel(name: str = KERNEL) -> None:
         KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel:
         raise NotebookError(
-            f"no Jupyter kernel named {name!r}; register this environment's Python with\n"
-            f"  {sys.executable} -m ipykernel install --sys-prefix --name {name}\n"
+            f"no Jupyter kernel named {name!r}; register this environment's Python with "
+            f"`{sys.executable} -m ipykernel install --sys-prefix --name {name}` "
             f"(`make book` and `make test` do this)") from None
 
 
@@ -108,27 +114,36 @@ def execute(notebook: str | os.PathLike, out_dir: str | os.PathLike,
             progress: bool = True, store: str | os.PathLike | None = None) -> Path:
     """Execute ``notebook`` into ``out_dir/<stem>.ipynb``, the kernel running in ``out_dir``.
 
-    The copy is written as ``.<stem>.partial.ipynb`` while cells run and renamed when all
-    succeeded, so an interrupted run never leaves a finished-looking notebook. On a failing
-    cell the partial copy is kept as ``<stem>.failed.ipynb`` and ``NotebookError`` says where.
+    The copy is written as ``<stem>.partial.ipynb`` while cells run and renamed when all
+    succeeded, so an interrupted run never leaves a finished-looking notebook. A previous run's
+    notebook and ``metrics.json`` are removed first: a run that fails leaves no stale results.
+    On a failing cell the partial copy is kept as ``<stem>.failed.ipynb`` and ``NotebookError``
+    says where; on Ctrl-C or SIGTERM (``procs.Interrupted``) it is kept as
+    ``<stem>.interrupted.ipynb``, named by the exception's ``partial``. The kernel and every
+    process it started are gone when this returns or raises.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
+
+    from lthkit import procs
 
     notebook, out_dir = Path(notebook).resolve(), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / f"{notebook.stem}.ipynb"
     if final == notebook:
         raise NotebookError(f"{notebook}: the output would overwrite the notebook itself")
-    partial = out_dir / f".{notebook.stem}.partial.ipynb"
+    partial = out_dir / f"{notebook.stem}.partial.ipynb"
     failed = out_dir / f"{notebook.stem}.failed.ipynb"
-    failed.unlink(missing_ok=True)
-    with kernel_environment(store):
+    interrupted = out_dir / f"{notebook.stem}.interrupted.ipynb"
+    for stale in (final, partial, failed, interrupted, out_dir / "metrics.json"):
+        stale.unlink(missing_ok=True)
+    with kernel_environment(store), procs.kernel_guard() as kernel_manager:
         check_kernel(kernel)
         try:
             papermill.execute_notebook(
                 str(notebook), str(partial), parameters=dict(parameters or {}),
-                kernel_name=kernel, cwd=str(out_dir), progress_bar=progress)
+                kernel_name=kernel, cwd=str(out_dir), progress_bar=progress,
+                kernel_manager_class=kernel_manager)
         except PapermillExecutionError as e:
             if partial.exists():
                 os.replace(partial, failed)
@@ -137,6 +152,11 @@ def execute(notebook: str | os.PathLike, out_dir: str | os.PathLike,
                 f"{notebook}: cell {e.cell_index} (In [{e.exec_count}]) raised "
                 f"{e.ename}: {e.evalue}\n  cell starts: {first_line[:100]}\n"
                 f"  executed copy with the traceback: {failed}") from None
+        except KeyboardInterrupt as e:
+            if partial.exists():
+                os.replace(partial, interrupted)
+            raise procs.Interrupted(getattr(e, "signum", signal.SIGINT),
+                                    interrupted if interrupted.exists() else None) from None
     os.replace(partial, final)
     return final
 
@@ -200,14 +220,21 @@ def chapters(book_dir: Path) -> list[Path]:
     return sorted((p for p in found if p.stem == p.parent.name), key=lambda p: p.stem)
 
 
+def book_order(book_dir: Path) -> tuple[list[Path], list[Path]]:
+    """The executed chapters in the book's order: (chapters, appendix), the appendix being
+    the names starting with A."""
+    found = chapters(book_dir)
+    return ([p for p in found if not p.stem.startswith("A")],
+            [p for p in found if p.stem.startswith("A")])
+
+
 def toc(book_dir: Path) -> dict:
-    """The table of contents: intro, the chapters, an appendix (names starting with A),
-    then the references."""
-    entries = [{"file": f"chapters/{p.stem}/{p.stem}"} for p in chapters(book_dir)]
-    main = [e for e in entries if not e["file"].split("/")[1].startswith("A")]
-    appendix = [e for e in entries if e["file"].split("/")[1].startswith("A")]
-    parts = [{"caption": c, "chapters": ch}
-             for c, ch in (("Chapters", main), ("Appendix", appendix)) if ch]
+    """The table of contents: intro, the scoreboard, the chapters, the appendix, then the
+    references."""
+    main, appendix = book_order(book_dir)
+    parts = [{"caption": "At a glance", "chapters": [{"file": scoreboard.PAGE}]}]
+    parts += [{"caption": c, "chapters": [{"file": f"chapters/{p.stem}/{p.stem}"} for p in ch]}
+              for c, ch in (("Chapters", main), ("Appendix", appendix)) if ch]
     parts.append({"caption": "Back matter", "chapters": [{"file": "references"}]})
     return {"format": "jb-book", "root": "intro", "parts": parts}
 
@@ -223,10 +250,20 @@ def write_toc(book_dir: Path) -> Path:
     return path
 
 
+def prepare_pages(book_dir: Path) -> None:
+    """Turn the executed chapters into pages: hide their long code cells (the rule in
+    ``lthkit.pages``), write the scoreboard from their metrics.json, write ``_toc.yml``."""
+    main, appendix = book_order(book_dir)
+    for nb in main + appendix:
+        pages.hide_code(nb)
+    scoreboard.write(book_dir, main + appendix)
+    write_toc(book_dir)
+
+
 def build_html(book_dir: Path, *, quiet: bool = False) -> Path:
     """``jupyter-book build`` with warnings as errors; returns ``_build/html/index.html``."""
     book_dir = Path(book_dir).resolve()
-    write_toc(book_dir)
+    prepare_pages(book_dir)
     script = Path(sys.executable).with_name("jupyter-book")
     cmd = ([str(script)] if script.exists() else
            [sys.executable, "-c", "from jupyter_book.cli.main import main; main()"])

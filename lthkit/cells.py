@@ -13,12 +13,10 @@ atomically once the notebook and its metrics are whole) or ``failed.json`` (the 
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import json
 import os
 import platform
-import signal
 import sys
 import time
 import traceback
@@ -105,7 +103,7 @@ def run_cell(cell_dir: str | os.PathLike) -> str:
         if status(cell) == "done":
             print("another process finished this cell meanwhile", flush=True)
             return "done"
-        for name in (DONE, FAILED, METRICS, f"{stem}.ipynb", f"{stem}.failed.ipynb"):
+        for name in (DONE, FAILED):  # book.execute removes the old notebook and metrics
             (cell_dir / name).unlink(missing_ok=True)
         print(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} on {platform.node()} (pid "
               f"{os.getpid()}): {Path(job['notebook']).name} {show(job['params'])}", flush=True)
@@ -155,14 +153,13 @@ def _locked(cell_dir: Path) -> Iterator[None]:
         yield
 
 
-def _die_with(parent: int) -> None:
-    """Be killed when ``parent`` (the batch) dies, even by kill -9 (Linux only)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:  # it died before we asked
-        sys.exit(f"lthkit.cells: the batch (pid {parent}) is gone")
-
-
 if __name__ == "__main__":  # a local worker: python -m lthkit.cells CELL_DIR BATCH_PID
-    _die_with(int(sys.argv[2]))
-    sys.exit(0 if run_cell(sys.argv[1]) == "done" else 1)
+    from lthkit import procs
+
+    procs.die_with_parent(int(sys.argv[2]))  # even when the batch is killed with kill -9
+    try:
+        with procs.interruptible():
+            sys.exit(0 if run_cell(sys.argv[1]) == "done" else 1)
+    except procs.Interrupted as e:  # the batch stops its cells with SIGTERM
+        print(f"lthkit.cells: interrupted by {e.name}", file=sys.stderr)
+        sys.exit(e.exit_code)

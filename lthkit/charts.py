@@ -86,9 +86,12 @@ def line_band(data: pd.DataFrame, x: str, y: str, *, lower: str | None = None,
     if lower is not None or upper is not None:
         if lower is None or upper is None:
             raise ValueError("a band needs both lower and upper")
+        # The band is coloured through `fill`, a scale of its own with the same colours and
+        # no legend: through `color` its pale swatches would become the legend's, unreadable.
+        band_color = {"fill": alt.Fill(color, legend=None)} if color else {}
         layers.append(base.mark_area(opacity=0.18).encode(
             x=x_enc, y=alt.Y(f"{lower}:Q", title=y_title), y2=alt.Y2(f"{upper}:Q"),
-            **color_enc))
+            **band_color))
     layers.append(base.mark_line(point=points).encode(x=x_enc, y=y_enc, tooltip=tooltip,
                                                       **color_enc))
     chart = alt.layer(*layers)
@@ -172,6 +175,47 @@ def enable(static: bool = True, max_rows: int = 20_000) -> None:
 
 _DRAW = """
 window.vegaEmbed = vegaEmbed;
+var OPTIONS = {renderer: "svg",
+               actions: {export: true, source: false, compiled: false, editor: false}};
+var COMPOSITE = ["hconcat", "vconcat", "concat", "facet", "repeat"];
+// Vega does not wrap titles: a long one is split into lines that fit the column.
+function wrapped(title, width) {
+  var text = title && typeof title === "object" ? title.text : title;
+  if (typeof text !== "string") return title;
+  var perLine = Math.max(12, Math.floor(width / 8)), lines = [], line = "";
+  text.split(" ").forEach(function (word) {
+    if (line && (line + " " + word).length > perLine) { lines.push(line); line = word; }
+    else { line = line ? line + " " + word : word; }
+  });
+  lines.push(line);
+  return typeof title === "object" ? Object.assign({}, title, {text: lines}) : lines;
+}
+// A chart wider than its column (a phone) is drawn again, narrower, with its legend below and
+// its title wrapped, so nothing is cut off. The plot's width is set as a number measured from
+// the overflow (Vega-Lite's width "container" warns for charts with a discrete axis); a
+// composite chart (concat, facet) keeps its size and scrolls.
+function fitted(spec, plotWidth, room) {
+  var config = Object.assign({}, spec.config);
+  config.legend = Object.assign({}, config.legend, {orient: "bottom", columns: 2});
+  var out = Object.assign({}, spec, {width: plotWidth, config: config});
+  if (spec.title) out.title = wrapped(spec.title, room);
+  return out;
+}
+function draw(el, view, spec, plotWidth, tries) {
+  var shown = plotWidth ? fitted(spec, plotWidth, el.clientWidth) : spec;
+  return vegaEmbed(view, shown, OPTIONS).then(function (result) {
+    var s = el.querySelector(".%(m)s-static"); if (s) s.remove();
+    var over = el.scrollWidth - el.clientWidth;
+    var composite = COMPOSITE.some(function (k) { return k in spec; });
+    if (over > 1 && !composite && tries < 3) {
+      // first the legend moves below at the same width, then the plot narrows by the overflow
+      var width = plotWidth ? Math.max(80, Math.floor(result.view.width() - over - 2))
+                            : result.view.width();
+      result.finalize();
+      return draw(el, view, spec, width, tries + 1);
+    }
+  });
+}
 function lthkitDraw() {
   document.querySelectorAll("div.%(m)s").forEach(function (el) {
     if (el.dataset.drawn) return;
@@ -179,11 +223,8 @@ function lthkitDraw() {
     var view = el.querySelector(".%(m)s-view");
     if (!data || !view) return;
     el.dataset.drawn = "1";
-    vegaEmbed(view, JSON.parse(data.textContent),
-              {actions: {export: true, source: false, compiled: false, editor: false}})
-      .then(function () {
-        var s = el.querySelector(".%(m)s-static"); if (s) s.remove();
-      })
+    draw(el, view, JSON.parse(data.textContent), 0, 0)
+      .then(function () { el.dataset.drawn = "done"; })
       .catch(function (err) { el.dataset.drawn = "error"; console.error(err); });
   });
 }
@@ -195,7 +236,7 @@ if (document.readyState === "loading") {
 
 def _bundle_id() -> str:
     import vl_convert
-    return f"format 2, vega-lite {vegalite_version()}, vl-convert {vl_convert.__version__}"
+    return f"format 4, vega-lite {vegalite_version()}, vl-convert {vl_convert.__version__}"
 
 
 def javascript_bundle() -> str:

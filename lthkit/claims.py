@@ -7,9 +7,10 @@ collected without parsing notebooks::
     from lthkit import claims
     records = [
         claims.claim("Tickets beat the dense network at 21% weights",
-                     measured=0.981, expected="> 0.978 (dense)", holds=0.981 > 0.978),
+                     measured=0.981, expected="> 0.978 (dense)", holds=0.981 > 0.978,
+                     fmt="accuracy"),
     ]
-    claims.table(records)                      # a DataFrame: claim, measured, expected, verdict
+    claims.table(records)    # a DataFrame (claim, measured, expected, verdict) shown as a table
     claims.write_metrics(records, params={"preset": preset}, metrics={"dense_acc": 0.978})
     claims.collect(["runs"])                   # every runs/**/metrics.json, one row per claim
 """
@@ -26,6 +27,8 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
+from lthkit import tables
+
 VERDICTS = ("pass", "fail", "inconclusive")
 COLUMNS = ["claim", "measured", "expected", "verdict"]
 
@@ -38,17 +41,33 @@ class Claim:
     measured: Any
     expected: Any
     verdict: str
+    fmt: tables.Format = None  # how measured (and a numeric expected) reads: see tables
+
+    def shown(self) -> tuple[str, str]:
+        """(measured, expected) as a reader sees them."""
+        return (tables.format_value(self.measured, self.fmt),
+                tables.format_value(self.expected, self.fmt))
 
     def as_dict(self) -> dict:
-        return {"claim": self.claim, "measured": to_jsonable(self.measured),
-                "expected": to_jsonable(self.expected), "verdict": self.verdict}
+        """The claim in metrics.json; ``shown`` (the measured value as displayed) is there
+        when the claim has a format, so the scoreboard shows what the chapter shows."""
+        out = {"claim": self.claim, "measured": to_jsonable(self.measured),
+               "expected": to_jsonable(self.expected), "verdict": self.verdict}
+        if self.fmt is not None:
+            out["shown"] = self.shown()[0]
+        return out
 
 
-def claim(text: str, measured: Any, expected: Any, holds: bool | None) -> Claim:
+def claim(text: str, measured: Any, expected: Any, holds: bool | None, *,
+          fmt: tables.Format = None) -> Claim:
     """A claim with its verdict: ``holds`` True → pass, False → fail, None → inconclusive.
 
     Use ``holds=None`` when the run cannot decide (too few trials, a metric that is NaN, a
-    sparsity the run did not reach) rather than forcing a pass or a fail.
+    sparsity the run did not reach) rather than forcing a pass or a fail. ``measured`` may be
+    a number, an estimate ``(mean, lo, hi)`` or text; ``fmt`` says how its numbers read: a
+    name in ``tables.FORMATS`` (``"accuracy"``: 0.981, ``"percent"``: 13.5%, ``"share"``:
+    0.69 → 68.8%, ``"pp"``, ``"count"``, ``"ratio"``, ``"seconds"``), a format spec
+    (``".2f"``) or a function; without one, numbers keep three significant digits.
     """
     if holds is None:
         verdict = "inconclusive"
@@ -57,16 +76,48 @@ def claim(text: str, measured: Any, expected: Any, holds: bool | None) -> Claim:
         if not isinstance(holds, bool):
             raise TypeError(f"holds must be True, False or None, not {holds!r}")
         verdict = "pass" if holds else "fail"
-    return Claim(str(text), measured, expected, verdict)
+    if fmt is not None:
+        tables.format_value(1.0, fmt)  # a bad format fails here, not when displayed
+    return Claim(str(text), measured, expected, verdict, fmt)
 
 
-def table(records: Iterable[Claim]) -> pd.DataFrame:
-    """The claims as a DataFrame (claim, measured, expected, verdict), one row per claim."""
-    rows = [r.as_dict() for r in records]
+class ClaimsTable(pd.DataFrame):
+    """The claims DataFrame, displayed (in a notebook and in the book) as a table for people:
+    full claim text, formatted numbers, marked and coloured verdicts. Anything derived from
+    it (a selection, a copy) is a plain DataFrame."""
+
+    @property
+    def _constructor(self):
+        return pd.DataFrame
+
+    def _shown(self) -> list[list[str]]:
+        shown = self.attrs.get("lthkit_shown")
+        if shown is None or len(shown) != len(self):  # edited by hand: format the cells
+            shown = [[tables.format_value(r.measured), tables.format_value(r.expected)]
+                     for r in self.itertuples()]
+        return shown
+
+    def _repr_html_(self) -> str:
+        rows = [(r.Index, r.claim, m, e, tables.verdict_html(r.verdict))
+                for r, (m, e) in zip(self.itertuples(), self._shown())]
+        return tables.html_table(["", *COLUMNS], rows, css="lthkit-claims", raw_columns=[4])
+
+    def __repr__(self) -> str:
+        return pd.DataFrame(self).to_string(max_colwidth=None)
+
+
+def table(records: Iterable[Claim]) -> ClaimsTable:
+    """The claims as a DataFrame (claim, measured, expected, verdict), one row per claim,
+    numbered from 1. The cells hold the values; the display formats them (``fmt``)."""
+    records = list(records)
+    rows = [{"claim": r.claim, "measured": r.measured, "expected": r.expected,
+             "verdict": r.verdict} for r in records]
     df = pd.DataFrame(rows, columns=COLUMNS, dtype=object)  # object: 36 stays 36, not 36.0
-    df = df.where(df.notna(), "—")  # an undecided measurement reads as a dash, not NaN
+    df = df.where(df.notna(), tables.MISSING)  # an undecided measurement reads as a dash
     df.index = pd.RangeIndex(1, len(df) + 1)
-    return df
+    out = ClaimsTable(df)
+    out.attrs["lthkit_shown"] = [list(r.shown()) for r in records]
+    return out
 
 
 def write_metrics(records: Iterable[Claim], params: Mapping[str, Any],
@@ -138,7 +189,7 @@ def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
         files += sorted(p.rglob("metrics.json")) if p.is_dir() else [p]
     rows, params = [], []
     for f in files:
-        doc = json.loads(f.read_text(encoding="utf-8"))
+        doc = _read_metrics(f)
         for name in doc.get("params", {}):
             if name not in params:
                 params.append(name)
@@ -146,3 +197,17 @@ def collect(paths: Iterable[str | os.PathLike]) -> pd.DataFrame:
             rows.append({"run": str(f.parent), **doc.get("params", {}), **c})
     return pd.DataFrame(rows, columns=["run", *[p for p in params if p not in COLUMNS],
                                        *COLUMNS])
+
+
+def _read_metrics(path: Path) -> dict:
+    """A metrics.json as written by ``write_metrics``; ValueError naming the file otherwise."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable metrics.json ({e})") from None
+    if not (isinstance(doc, dict) and isinstance(doc.get("claims"), list)
+            and all(isinstance(c, dict) for c in doc["claims"])
+            and isinstance(doc.get("params", {}), dict)):
+        raise ValueError(f"{path}: not a metrics.json (expected {{\"claims\": [{{...}}, ...], "
+                         f"\"params\": {{...}}, \"metrics\": {{...}}}})")
+    return doc

@@ -6,7 +6,9 @@
     lthkit collect runs/NAME [--csv F | --parquet F]   claims of runs as one table (+ HTML)
     lthkit synth ...                                   the type-directed synthesiser (appendix)
 
-Exit status: 0 done; 1 a notebook or the build failed; 2 bad command line or parameters.
+Exit status: 0 done; 1 a notebook, a cell of a batch or the build failed; 2 a bad command
+line, bad parameters, or data or a device they name missing here; 130 / 143 interrupted by
+SIGINT (Ctrl-C) / SIGTERM.
 """
 
 from __future__ import annotations
@@ -14,51 +16,87 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import json
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+import yaml
+
+
+class _Yaml12(yaml.SafeLoader):
+    """PyYAML reads YAML 1.1, where ``010`` is octal 8, ``1:30`` is 90 and ``yes`` is True.
+    This loader resolves plain scalars by the YAML 1.2 core schema instead: ``010`` is 10,
+    ``1e-3`` a float, only true/false are booleans, and dates stay strings."""
+
+
+_REPLACED = {f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float", "timestamp")}
+_Yaml12.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in _REPLACED]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _tag, _pattern, _first in (
+        ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+        ("int", r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+        ("float", r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+                  r"|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN", "-+.0123456789")):
+    _Yaml12.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(f"^(?:{_pattern})$"),
+                                  list(_first))
+
+
+def _yaml12_int(loader, node) -> int:
+    text = loader.construct_scalar(node)
+    return int(text, 0) if text.startswith(("0o", "0x")) else int(text, 10)
+
+
+_Yaml12.add_constructor("tag:yaml.org,2002:int", _yaml12_int)
 
 
 def parse_value(text: str) -> Any:
-    """A ``-p`` value as YAML: ``3`` → 3, ``0.5`` → 0.5, ``true`` → True, ``[1, 2]`` → list,
-    anything else a string. ``1e-3`` is a float too (YAML 1.1 alone would keep a string)."""
-    import yaml
+    """A ``-p`` value as YAML 1.2: ``3`` → 3, ``010`` → 10, ``0.5`` and ``1e-3`` → float,
+    ``true`` → True, ``[1, 2]`` → list, anything else a string."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_Yaml12)
     except yaml.YAMLError:
         return text
-    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
-        return float(value)
-    return text if value is None and text.strip() not in ("null", "~", "") else value
+    return text if value is None and text.strip() not in ("null", "Null", "NULL", "~", "") \
+        else value
+
+
+class _Usage(Exception):
+    """A mistake on the command line: ``main`` prints it as one line and exits 2."""
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lthkit import book
-    notebook = Path(args.notebook)
-    if not notebook.is_file():
-        print(f"lthkit run: {notebook}: no such notebook", file=sys.stderr)
-        return 2
+    from lthkit import book, procs
+    notebook = _notebook(Path(args.notebook))
     params = {name: parse_value(value) for name, value in args.parameters}
     out = Path(args.out) if args.out else Path("runs") / notebook.stem
     try:
         checked = book.validate_parameters(notebook, params)
     except book.BadParameters as e:
-        print(f"lthkit run: {notebook}: {e}", file=sys.stderr)
-        return 2
+        raise _Usage(f"{notebook}: {e}") from None
+    _check_kernel(args.kernel)
+    _check_store()
+    _check_output(out, notebook)
     if not checked:
         print(f"lthkit run: note: {notebook} names no metadata.lthkit.chapter; "
               "parameters are checked only by the notebook itself", file=sys.stderr)
     shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "notebook defaults"
     print(f"lthkit run: {notebook} ({shown}) -> {out}/", flush=True)
     try:
-        executed = book.execute(notebook, out, params, kernel=args.kernel,
-                                progress=not args.no_progress)
+        with procs.interruptible():
+            executed = book.execute(notebook, out, params, kernel=args.kernel,
+                                    progress=not args.no_progress)
     except book.NotebookError as e:
         print(f"lthkit run: {e}", file=sys.stderr)
         return 1
+    except procs.Interrupted as e:
+        return _interrupted("run", f"executing {notebook}", e, "Rerun the same command to "
+                            f"resume: finished results are kept in the store "
+                            f"({book.store_root()}).")
     print(executed)
     metrics = executed.parent / "metrics.json"
     if metrics.exists():
@@ -66,15 +104,78 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _book(args: argparse.Namespace) -> int:
+def _notebook(path: Path) -> Path:
+    if not path.is_file():
+        raise _Usage(f"{path}: no such notebook")
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise _Usage(f"{path}: not a Jupyter notebook ({e})") from None
+    meta = doc.get("metadata", {}) if isinstance(doc, dict) else None
+    if not (isinstance(meta, dict) and isinstance(meta.get("lthkit", {}), dict)
+            and isinstance(doc.get("cells"), list)):
+        raise _Usage(f"{path}: not a Jupyter notebook (no list of cells and metadata)")
+    return path
+
+
+def _check_kernel(name: str) -> None:
     from lthkit import book
     try:
-        index = book.build_book(args.root, args.notebooks, force=args.force,
-                                build=not args.no_build, kernel=args.kernel,
-                                progress=not args.no_progress)
+        book.check_kernel(name)
+    except book.NotebookError as e:
+        raise _Usage(str(e)) from None
+
+
+def _check_store() -> None:
+    from lthkit import book
+    store = book.store_root()
+    if store.exists() and not store.is_dir():
+        raise _Usage(f"the result store {store} ($LTHKIT_STORE, else ./.lthkit) is not a folder")
+
+
+def _check_output(out: Path, notebook: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise _Usage(f"--out {out}: exists and is not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _Usage(f"--out {out}: cannot create this folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise _Usage(f"--out {out}: cannot write in this folder")
+    if (out / f"{notebook.stem}.ipynb").resolve() == notebook.resolve():
+        raise _Usage(f"--out {out}: the executed copy would overwrite {notebook} itself")
+
+
+def _interrupted(command: str, doing: str, e, resume: str) -> int:
+    kept = f"; the partly executed notebook is {e.partial}" if e.partial else ""
+    print(f"lthkit {command}: interrupted by {e.name} while {doing}{kept}. {resume}",
+          file=sys.stderr)
+    return e.exit_code
+
+
+def _book(args: argparse.Namespace) -> int:
+    from lthkit import book, procs
+    root = Path(args.root)
+    if not (root / "book" / "_config.yml").is_file():
+        raise _Usage(f"--root {root}: no book/_config.yml there; run from the repository root")
+    for name in args.notebooks or []:
+        if not book._find_notebook(name, root / "notebooks").is_file():
+            raise _Usage(f"--notebooks {name}: no such notebook, here or in {root / 'notebooks'}")
+    _check_kernel(args.kernel)
+    _check_store()
+    try:
+        with procs.interruptible():
+            index = book.build_book(args.root, args.notebooks, force=args.force,
+                                    build=not args.no_build, kernel=args.kernel,
+                                    progress=not args.no_progress)
     except (book.NotebookError, book.BuildError) as e:
         print(f"lthkit book: {e}", file=sys.stderr)
         return 1
+    except procs.Interrupted as e:
+        return _interrupted("book", "building the book", e, "Run it again to resume: "
+                            "chapters already executed are kept, and finished results are in "
+                            f"the store ({book.store_root()}).")
     if index is not None:
         print(f"\nThe book: {index}")
     return 0
@@ -84,7 +185,7 @@ SLURM_OPTIONS = ("partition", "gpus_per_job", "cpus_per_job", "time", "mem")
 
 
 def _rerun(args: argparse.Namespace) -> int:
-    from lthkit import batch, cells, slurm
+    from lthkit import batch, cells, procs, slurm
     try:
         grid = batch.parse_grid(args.grid, parse_value)
         fixed = {name: parse_value(value) for name, value in args.parameters}
@@ -96,26 +197,27 @@ def _rerun(args: argparse.Namespace) -> int:
                                 slurm.parse_mem(args.mem) if args.mem else None)
         plan = batch.plan(args.notebook, args.out, grid, fixed, kernel=args.kernel)
     except (ValueError, batch.BadBatch) as e:
-        print(f"lthkit rerun: {e}", file=sys.stderr)
-        return 2
+        raise _Usage(str(e)) from None
     if args.dry_run:
         states = [cells.status(c) for c in plan.cells]
         print(f"{len(plan.cells)} cells in {plan.out}/ "
               f"({states.count('done')} finished, {len(states) - states.count('done')} to run)")
         for cell, state in zip(plan.cells, states):
-            print(f"  {cell.name}  {state:<11}  " + " ".join(f"{k}={v!r}" for k, v in
-                                                              cell.params.items()))
+            print(f"  {cell.name}  {state:<11}  {cells.show(cell.params)}")
         return 0
+    _check_kernel(args.kernel)
+    _check_store()
+    _check_output(plan.out, plan.notebook)
     try:
-        report = batch.run(plan, executor=args.executor, jobs=args.jobs, slurm=options,
-                           progress=not args.no_progress)
+        with procs.interruptible():
+            report = batch.run(plan, executor=args.executor, jobs=args.jobs, slurm=options,
+                               progress=not args.no_progress)
     except (batch.BadBatch, slurm.SlurmError) as e:
-        print(f"lthkit rerun: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\nlthkit rerun: interrupted; finished cells are kept in {plan.out}/: run the "
-              "same command again to run the rest", file=sys.stderr)
-        return 130
+        raise _Usage(str(e)) from None
+    except KeyboardInterrupt as e:  # procs.Interrupted (SIGINT, SIGTERM) or a bare Ctrl-C
+        e = e if isinstance(e, procs.Interrupted) else procs.Interrupted(signal.SIGINT)
+        return _interrupted("rerun", f"running {plan.out}", e, "Finished cells are kept: "
+                            "run the same command again to run the rest.")
     print(f"{report.total} cells: {report.earlier} finished earlier, {len(report.done)} now, "
           f"{len(report.failed)} failed. Results: lthkit collect {args.out}")
     return 0 if report.ok else 1
@@ -125,14 +227,14 @@ def _collect(args: argparse.Namespace) -> int:
     from lthkit import claims, summary
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
-        print(f"lthkit collect: no such file or folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
+        raise _Usage(f"no such file or folder: {', '.join(missing)}")
     one_batch = len(args.paths) == 1 and summary.is_batch(args.paths[0])
     if args.html and not one_batch:
-        print("lthkit collect: --html needs one batch folder (made by lthkit rerun)",
-              file=sys.stderr)
-        return 2
-    df = summary.table(args.paths[0]) if one_batch else claims.collect(args.paths)
+        raise _Usage("--html needs one batch folder (made by lthkit rerun)")
+    try:
+        df = summary.table(args.paths[0]) if one_batch else claims.collect(args.paths)
+    except ValueError as e:  # a file that is not a metrics.json
+        raise _Usage(str(e)) from None
     if one_batch:
         page = summary.write_html(df, args.html or Path(args.paths[0]) / "summary.html",
                                   title=f"Batch {args.paths[0]}")
@@ -141,13 +243,19 @@ def _collect(args: argparse.Namespace) -> int:
         try:
             df.to_parquet(args.parquet, index=False)
         except ImportError:
-            print("lthkit collect: --parquet needs pyarrow: pip install -e '.[cluster]'",
-                  file=sys.stderr)
-            return 2
-    elif args.markdown:
-        print(df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False))
-    else:
-        df.to_csv(args.csv or sys.stdout, index=False)
+            raise _Usage("--parquet needs pyarrow: pip install -e '.[cluster]'") from None
+        return 0
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+        return 0
+    try:
+        if args.markdown:
+            print(df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False))
+        else:
+            df.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `lthkit collect runs | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -266,8 +374,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "kernel", "unset") is None:
         from lthkit.book import KERNEL
         args.kernel = KERNEL
-    if hasattr(args, "func"):
-        return int(args.func(args) or 0)
+    try:
+        if hasattr(args, "func"):
+            return int(args.func(args) or 0)
+    except _Usage as e:
+        print(f"lthkit {args.command}: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before a command's own handling began, e.g. while importing
+        print("lthkit: interrupted", file=sys.stderr)
+        return 130
     if args.command == "synth":  # a synth parser that dispatches its own way
         return int(importlib.import_module("lthkit.synth.cli").main(argv[1:]) or 0)
     parser.print_help()

@@ -25,6 +25,14 @@ import torch
 NAMES = ("xor", "mnist5k", "mnist", "cifar10")
 DEFAULT_ROOT = "~/.lthkit/data"
 
+# The files torchvision reads, relative to the data root; every other dataset needs no files.
+ON_DISK = {
+    "mnist": [f"MNIST/raw/{split}-{kind}-ubyte" for split in ("train", "t10k")
+              for kind in ("images-idx3", "labels-idx1")],
+    "cifar10": [f"cifar-10-batches-py/{batch}"
+                for batch in (*(f"data_batch_{i}" for i in range(1, 6)), "test_batch")],
+}
+
 # Per-channel statistics of the full training sets, the usual normalisation for both.
 _MNIST_MEAN, _MNIST_STD = 0.1307, 0.3081
 _CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -123,6 +131,28 @@ def load(name: str, root: str | os.PathLike | None = None, download: bool = Fals
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
 
 
+def data_root(root: str | os.PathLike | None = None) -> Path:
+    """Where on-disk datasets are read from: ``root``, else ``$LTHKIT_DATA``, else
+    ``~/.lthkit/data``, made absolute (a chapter's kernel runs in its output folder)."""
+    return Path(root or os.environ.get("LTHKIT_DATA") or DEFAULT_ROOT).expanduser().resolve()
+
+
+def require(name: str, root: str | os.PathLike | None = None) -> None:
+    """Raise FileNotFoundError, saying where to put them, unless ``name``'s files are on disk.
+
+    Cheap (no file is read): ``lthkit.preflight`` calls it before a run starts."""
+    base = data_root(root)
+    missing = [f for f in ON_DISK.get(name, []) if not (base / f).is_file()]
+    if missing:
+        raise FileNotFoundError(_not_found(name, base, missing[0]))
+
+
+def _not_found(name: str, base: Path, example: str) -> str:
+    return (f"{name} was not found under {base} (no {example}). Put torchvision's {name} files "
+            f"there, point root= (or $LTHKIT_DATA) at them, or pass download=True to fetch them "
+            f"(needs internet). The embedded default needs no files: use 'mnist5k'.")
+
+
 def _xor() -> Dataset:
     x = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = torch.tensor([0, 1, 1, 0])
@@ -158,18 +188,13 @@ def _mnist5k(split_seed: int) -> Dataset:
 def _torchvision(name: str, root, download: bool) -> Dataset:
     import torchvision
 
-    # An absolute default: a chapter's kernel runs in its output folder, not where the user is.
-    root = Path(root or os.environ.get("LTHKIT_DATA") or DEFAULT_ROOT).expanduser().resolve()
+    root = data_root(root)
     cls = torchvision.datasets.MNIST if name == "mnist" else torchvision.datasets.CIFAR10
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
     except RuntimeError as error:
-        raise FileNotFoundError(
-            f"{name} was not found under {root}. Put torchvision's {name} files there, point "
-            f"root= (or $LTHKIT_DATA) at them, or pass download=True to fetch them "
-            f"(needs internet). The embedded default needs no files: use 'mnist5k'."
-        ) from error
+        raise FileNotFoundError(_not_found(name, root, ON_DISK[name][0])) from error
     return Dataset(name, *_tensors(name, train), *_tensors(name, test), num_classes=10)
 
 

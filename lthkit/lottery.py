@@ -43,6 +43,7 @@ class Experiment:
     rewind_step: str = "0it"
     controls: tuple = ("reinit", "random")
     control_every: int = 1               # controls at the last round and every n-th before it
+    control_steps: str | None = None     # the controls' training length (default: train's)
     device: str = "cpu"                  # part of the store key: a GPU's numbers differ slightly
 
     def __post_init__(self):
@@ -51,6 +52,15 @@ class Experiment:
             raise ValueError(f"unknown controls {sorted(unknown)}; known: {KINDS[1:]}")
         if self.control_every < 1:
             raise ValueError(f"control_every must be at least 1, not {self.control_every}")
+
+    def control_config(self) -> Config:
+        """The controls' training schedule: ``train`` with ``control_steps`` when it is set.
+
+        Sparse controls learn slowly; a longer run keeps their validation minimum inside
+        training, and more training can only help them, so the comparison stays fair."""
+        if self.control_steps is None:
+            return self.train
+        return dataclasses.replace(self.train, train_steps=self.control_steps)
 
     def has_controls(self, round_: int) -> bool:
         """Whether the controls train at ``round_`` (never at round 0, the dense network)."""
@@ -99,10 +109,11 @@ def _check(experiment: Experiment, data) -> None:
                          "iteration on the data its accuracy is reported on")
     per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
     rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
-    end = Step.parse(experiment.train.train_steps).iterations(per_epoch)
-    if rewind > end:
-        raise ValueError(f"rewind_step={experiment.rewind_step} ({rewind} iterations) is after "
-                         f"the end of training ({experiment.train.train_steps}, {end} iterations)")
+    for config in {experiment.train, experiment.control_config()}:
+        end = Step.parse(config.train_steps).iterations(per_epoch)
+        if rewind > end:
+            raise ValueError(f"rewind_step={experiment.rewind_step} ({rewind} iterations) is "
+                             f"after the end of training ({config.train_steps}, {end} iterations)")
 
 
 class _Chain:
@@ -115,24 +126,28 @@ class _Chain:
         # run beside it, so neither is part of the key: extending an IMP reuses every finished
         # round.
         setup = {k: v for k, v in dataclasses.asdict(experiment).items()
-                 if k not in ("rounds", "controls", "control_every")}
+                 if k not in ("rounds", "controls", "control_every", "control_steps")}
         self.params = {"experiment": setup, **self.seeds}
         per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
         self.rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
         self.mask = self.rewind_state = self.previous = None
 
-    def _fit(self, tick, **how) -> object:
+    def _fit(self, tick, config=None, **how) -> object:
         how.setdefault("init_seed", self.seeds["init_seed"])
-        run = engine.Run(self.experiment.model, self.data, self.experiment.train,
+        run = engine.Run(self.experiment.model, self.data, config or self.experiment.train,
                          self.seeds["order_seed"], device=self.experiment.device, **how)
         return engine.fit(run, tick)
 
     def _cached(self, kind: str, round_: int, compute):
+        params = {**self.params, "round": round_}
+        if kind != "ticket" and self.experiment.control_steps is not None:
+            params["control_steps"] = self.experiment.control_steps
+
         def task(tick):
             # Always one thread, so an entry is bitwise the same whichever path computed it.
             with single_thread():
-                return store.cached(f"lottery.{kind}", {**self.params, "round": round_},
-                                    lambda: compute(tick), data_fingerprint=self.data.fingerprint)
+                return store.cached(f"lottery.{kind}", params, lambda: compute(tick),
+                                    data_fingerprint=self.data.fingerprint)
         return task
 
     def tasks(self, round_: int) -> list[tuple]:
@@ -144,14 +159,16 @@ class _Chain:
         self.mask = mask = _prune(self.experiment, self.previous["final_state"], self.mask)
         other = self.seeds["prune_seed"] * 1000 + round_
         rewound = dict(state=self.rewind_state, start=self.rewind)
+        longer = self.experiment.control_config()
         computes = {
             "ticket": lambda tick: _summary(self._fit(tick, mask=mask, **rewound),
                                             keep_state=True),
             # the same mask on freshly drawn weights
-            "reinit": lambda tick: _summary(self._fit(tick, init_seed=other, mask=mask)),
+            "reinit": lambda tick: _summary(self._fit(tick, longer, init_seed=other,
+                                                      mask=mask)),
             # a random mask with the same per-layer density on the rewound weights
             "random": lambda tick: _summary(self._fit(
-                tick, mask=masks.random_prune(mask, other), **rewound)),
+                tick, longer, mask=masks.random_prune(mask, other), **rewound)),
         }
         controls = self.experiment.controls if self.experiment.has_controls(round_) else ()
         kinds = ["ticket", *[k for k in KINDS[1:] if k in controls]]

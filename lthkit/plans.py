@@ -37,12 +37,28 @@ def lottery_plan(hp: hparams.Lottery) -> Lottery:
     experiment = lottery.Experiment(
         model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
         prune_rate=hp.prune_rate, output_prune_rate=hp.output_prune_rate,
-        control_every=hp.control_every, rewind_step=hp.rewind_step, device=hp.device)
+        control_every=hp.control_every, control_steps=hp.control_steps,
+        rewind_step=hp.rewind_step, device=hp.device)
     return Lottery(xor=xor, dataset=hp.dataset, val_size=hp.val_size, experiment=experiment,
                    seeds=tuple(hp.seed_list))
 
 
-BUILDERS = {hparams.Lottery: lottery_plan}
+@dataclass(frozen=True)
+class Synthesis:
+    """The appendix: which benchmark suites run, the time per spec, and the ablations."""
+
+    suites: tuple[str, ...]         # of "own", "pldi", "popl", "min", "poly"
+    timeout: float
+    ablation: bool
+
+
+def synthesis_plan(hp: hparams.Synthesis) -> Synthesis:
+    suites = ("own", "pldi", "popl", "min", "poly") if hp.suites == "all" else tuple(
+        hp.suites.split("+"))
+    return Synthesis(suites=suites, timeout=hp.timeout, ablation=hp.ablation)
+
+
+BUILDERS = {hparams.Lottery: lottery_plan, hparams.Synthesis: synthesis_plan}
 
 
 def build(hp):

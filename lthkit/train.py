@@ -41,8 +41,8 @@ class Config:
     milestones: tuple = ()           # Steps at which the learning rate is multiplied by gamma
     gamma: float = 0.1
     warmup: str = "0it"              # linear warm-up length
-    # "every": test metrics at every evaluation. "best": only where the validation loss reaches a
-    # new minimum, and at the end: all that early stopping reports, for a third of the cost.
+    # "every": test metrics at every evaluation. "best": only at the end and at the minimum of the
+    # validation loss (from a copy of the weights kept there): all that early stopping reports.
     test_at: str = "every"
 
 
@@ -169,12 +169,13 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     optimizer = _optimizer(config, model.parameters())
     zero = masks_.zeroer(model, mask)
     rate, current = schedule(config, per_epoch), None
+    record = _Recorder(model, data, config, every, keep, result)
     with deterministic():
         zero()
         model.train()
         for iteration, (x, y) in enumerate(
                 data.batches(config.batch_size, order_seed, first, last), start=first):
-            _record(model, data, config, iteration, every, keep, result)
+            record(iteration)
             if (lr := rate(iteration)) != current:
                 for group in optimizer.param_groups:
                     group["lr"] = current = lr
@@ -185,7 +186,8 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
             zero()  # weight decay and momentum would otherwise revive them
             if progress is not None:
                 progress.update(1)
-        _record(model, data, config, last, 1, keep, result, final=True)
+        record(last, final=True)
+        record.test_at_best()
     _finish(result)
     result.final_state = _cpu_state(model)
     result.seconds = time.perf_counter() - started
@@ -196,23 +198,43 @@ def _cpu_state(model: nn.Module) -> dict:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
-def _record(model, data, config, iteration, every, keep, result, final=False):
-    if iteration in keep:
-        result.checkpoints[iteration] = _cpu_state(model)
-    if iteration % every and iteration not in keep and not final:
-        return
-    if result.trajectory and result.trajectory[-1]["iteration"] == iteration:
-        return
-    row = {"iteration": iteration}
-    test = True
-    if data.x_val is not None:
-        row["val_loss"], row["val_acc"] = evaluate(model, data.x_val, data.y_val)
-        if config.test_at == "best" and not final:
-            best = min((_finite(r["val_loss"]) for r in result.trajectory), default=math.inf)
-            test = _finite(row["val_loss"]) < best
-    if test:
-        row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
-    result.trajectory.append(row)
+class _Recorder:
+    """Checkpoints and evaluations along a run: ``record(iteration)`` every iteration."""
+
+    def __init__(self, model, data, config, every, keep, result):
+        self.model, self.data, self.config = model, data, config
+        self.every, self.keep, self.result = every, keep, result
+        self.best_loss, self.best_row, self.best_state = math.inf, None, None
+
+    def __call__(self, iteration: int, final: bool = False) -> None:
+        model, data, result = self.model, self.data, self.result
+        if iteration in self.keep:
+            result.checkpoints[iteration] = _cpu_state(model)
+        if iteration % self.every and iteration not in self.keep and not final:
+            return
+        if result.trajectory and result.trajectory[-1]["iteration"] == iteration:
+            return
+        row = {"iteration": iteration}
+        lazy = self.config.test_at == "best" and data.x_val is not None
+        if data.x_val is not None:
+            row["val_loss"], row["val_acc"] = evaluate(model, data.x_val, data.y_val)
+            if lazy and _finite(row["val_loss"]) < self.best_loss:
+                self.best_loss, self.best_row = _finite(row["val_loss"]), row
+                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if final or not lazy:
+            row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
+        result.trajectory.append(row)
+
+    def test_at_best(self) -> None:
+        """With ``test_at="best"``: the test metrics of the weights at the validation minimum."""
+        row = self.best_row
+        if row is None or "test_acc" in row:
+            return
+        current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(self.best_state)
+        row["test_loss"], row["test_acc"] = evaluate(self.model, self.data.x_test,
+                                                     self.data.y_test)
+        self.model.load_state_dict(current)
 
 
 def _finish(result: Result) -> None:

@@ -79,23 +79,30 @@ def keep_units(w: dict[str, torch.Tensor], units: torch.Tensor) -> dict[str, tor
 def experiment(hidden, trials: int, large: int, ticket_units, iterations: int, lr: float,
                first_seed: int = 0) -> list[dict]:
     """Success counts: every width in ``hidden`` from scratch, then tickets pruned from ``large``
-    down to each of ``ticket_units`` and their re-initialised twins. One row per setting."""
-    seeds = range(first_seed, first_seed + trials)
-    rows = []
-    for h in hidden:
-        ok = success(train_many(initial(h, seeds), iterations, lr))
-        rows.append(_row("scratch", h, ok))
-    start = initial(large, seeds)
-    trained = train_many(start, iterations, lr)
-    large_ok = success(trained)
-    order = torch.argsort(unit_magnitude(trained), dim=1, descending=True, stable=True)
+    down to each of ``ticket_units`` and their re-initialised twins. One row per setting.
+
+    Independent settings train at the same time, one per core (lthkit.engine)."""
+    from . import engine
+
     for k in ticket_units:
         if k >= large:
             raise ValueError(f"a ticket keeps fewer units than the large network ({k} ≥ {large})")
-        ticket = keep_units(start, order[:, :k])
-        rows.append(_row("ticket", k, success(train_many(ticket, iterations, lr)), large_ok))
-        twin = initial(k, [_REINIT_OFFSET + s for s in seeds])
-        rows.append(_row("reinit", k, success(train_many(twin, iterations, lr))))
+    seeds = range(first_seed, first_seed + trials)
+    widths = list(dict.fromkeys([*hidden, large]))  # the large network is trained once
+    starts = {h: initial(h, seeds) for h in widths}
+    trained = dict(zip(widths, engine.parallel(
+        [lambda tick, h=h: train_many(starts[h], iterations, lr) for h in widths])))
+    rows = [_row("scratch", h, success(trained[h])) for h in hidden]
+    large_ok = success(trained[large])
+    order = torch.argsort(unit_magnitude(trained[large]), dim=1, descending=True, stable=True)
+    pairs = [(keep_units(starts[large], order[:, :k]),
+              initial(k, [_REINIT_OFFSET + s for s in seeds])) for k in ticket_units]
+    results = engine.parallel([lambda tick, w=w: train_many(w, iterations, lr)
+                               for pair in pairs for w in pair])
+    for i, k in enumerate(ticket_units):
+        ticket, twin = results[2 * i], results[2 * i + 1]
+        rows.append(_row("ticket", k, success(ticket), large_ok))
+        rows.append(_row("reinit", k, success(twin)))
     return rows
 
 

@@ -1,12 +1,16 @@
-"""Shared fixtures for the pipeline tests (book, cli): a small chapter-shaped notebook made on
-the fly, so the pipeline is tested whether or not the real chapters are in notebooks/."""
+"""Shared fixtures for the pipeline tests (book, browser, cli): a small chapter-shaped notebook
+made on the fly, so the pipeline is tested whether or not the real chapters are in notebooks/,
+and the real chapters executed once per session with their CI parameters."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DEMO_CELLS = [
     ("markdown", "# A demo chapter\n\nThe path between two solutions is "
@@ -78,6 +82,36 @@ def mnist():
     from lthkit import data
 
     return data.load("mnist5k").split_validation(500, seed=0)
+
+
+@pytest.fixture(scope="session")
+def executed(tmp_path_factory):
+    """Execute a notebook once per session with its CI parameters → its output folder."""
+    from lthkit import book
+
+    done: dict[Path, Path | BaseException] = {}
+    store = tmp_path_factory.mktemp("store")
+
+    def run(nb: Path) -> Path:
+        if nb not in done:
+            params = book.notebook_metadata(nb).get("ci_parameters", {})
+            out = tmp_path_factory.mktemp(f"run-{nb.stem}")
+            try:
+                book.execute(nb, out, params, store=store, progress=False)
+                done[nb] = out
+            except BaseException as e:  # noqa: BLE001 - remembered, re-raised per test
+                done[nb] = e
+        if isinstance(done[nb], BaseException):
+            raise done[nb]
+        return done[nb]
+    return run
+
+
+def copy_book(dest: Path) -> Path:
+    """A copy of book/'s sources, without what `lthkit book` generates."""
+    shutil.copytree(ROOT / "book", dest, ignore=shutil.ignore_patterns(
+        "_build", "chapters", "_toc.yml", "scoreboard.md", ".ipynb_checkpoints"))
+    return dest
 
 
 # --- a batch rerun of chapter 1, shared by the batch, summary and slurm tests -----------------

@@ -17,33 +17,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import make_demo_notebook
-from lthkit import book, charts
+from conftest import copy_book, make_demo_notebook
+from lthkit import book, charts, pages
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 VERDICTS = {"pass", "fail", "inconclusive"}
-
-
-@pytest.fixture(scope="session")
-def executed(tmp_path_factory):
-    """Execute a notebook once per session with its CI parameters → its output folder."""
-    done: dict[Path, Path | BaseException] = {}
-    store = tmp_path_factory.mktemp("store")
-
-    def run(nb: Path) -> Path:
-        if nb not in done:
-            params = book.notebook_metadata(nb).get("ci_parameters", {})
-            out = tmp_path_factory.mktemp(f"run-{nb.stem}")
-            try:
-                book.execute(nb, out, params, store=store, progress=False)
-                done[nb] = out
-            except BaseException as e:  # noqa: BLE001 - remembered, re-raised per test
-                done[nb] = e
-        if isinstance(done[nb], BaseException):
-            raise done[nb]
-        return done[nb]
-    return run
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +37,8 @@ def check_metrics(path: Path) -> dict:
     assert isinstance(doc.get("metrics", {}), dict)
     assert isinstance(doc["claims"], list) and doc["claims"], "a chapter makes claims"
     for c in doc["claims"]:
-        assert set(c) == {"claim", "measured", "expected", "verdict"}, c
+        assert set(c) - {"shown"} == {"claim", "measured", "expected", "verdict"}, c
+        assert isinstance(c.get("shown", ""), str), c
         assert c["verdict"] in VERDICTS, c
         assert isinstance(c["claim"], str) and c["claim"]
     return doc
@@ -101,28 +81,40 @@ def test_demo_notebook_runs_in_its_output_folder(demo, executed, tmp_path_factor
             for o in c.get("outputs", []) if "text/html" in o.get("data", {})]
     assert any(f'class="{charts.MARKER}"' in h and "<svg" in h for h in html), \
         "the chart is rendered by lthkit's offline renderer, with a static SVG"
-    assert not list(out.glob(".*partial*")), "no partial notebook is left behind"
-
-
-def copy_book(dest: Path) -> Path:
-    shutil.copytree(ROOT / "book", dest, ignore=shutil.ignore_patterns(
-        "_build", "chapters", "_toc.yml", ".ipynb_checkpoints"))
-    return dest
+    assert not list(out.glob("*partial*")), "no partial notebook is left behind"
 
 
 def test_book_builds_offline(demo, executed, tmp_path):
     appendix = make_demo_notebook(tmp_path / "nb" / "A1-appendix-demo.ipynb")
     book_dir = copy_book(tmp_path / "book")
-    for nb in [demo, appendix, *NOTEBOOKS]:
-        dest = book_dir / "chapters" / nb.stem
-        dest.mkdir(parents=True)
-        shutil.copy(executed(nb) / f"{nb.stem}.ipynb", dest)
+    for nb in [demo, *NOTEBOOKS]:                       # with their metrics.json
+        shutil.copytree(executed(nb), book_dir / "chapters" / nb.stem)
+    (book_dir / "chapters" / appendix.stem).mkdir()     # a chapter that left no metrics.json
+    shutil.copy(executed(appendix) / f"{appendix.stem}.ipynb", book_dir / "chapters" / appendix.stem)
     index = book.build_html(book_dir, quiet=True)
     html = index.parent
     assert index.exists()
     assert book.find_remote_loads(html) == []
     toc = (book_dir / "_toc.yml").read_text()
-    assert toc.index("00-demo") < toc.index("Appendix") < toc.index("A1-appendix-demo")
+    assert (toc.index("scoreboard") < toc.index("00-demo") < toc.index("Appendix")
+            < toc.index("A1-appendix-demo"))
+    # the scoreboard: each real chapter's claims link to its Claims section, verdicts marked
+    board = (html / "scoreboard.html").read_text()
+    for nb in NOTEBOOKS:
+        claims_made = json.loads((executed(nb) / "metrics.json").read_text())["claims"]
+        link = f'href="chapters/{nb.stem}/{nb.stem}.html#claims"'
+        assert board.count(link) == len(claims_made), nb.stem
+    assert 'href="chapters/00-demo/00-demo.html"' in board       # no Claims section: the page
+    assert 'class="lthkit-verdict lthkit-verdict-pass"' in board
+    assert "left no <code" in board                               # the appendix demo
+    # the hide rule was applied to every placed chapter, and the pages fold those cells
+    for nb in [demo, appendix, *NOTEBOOKS]:
+        placed = book_dir / "chapters" / nb.stem / f"{nb.stem}.ipynb"
+        cells = nbformat.read(str(placed), as_version=4).cells
+        assert not any(pages.hides(c) for c in cells), nb.stem
+        hidden = sum("hide-input" in c.metadata.get("tags", []) for c in cells)
+        page_html = (html / "chapters" / nb.stem / f"{nb.stem}.html").read_text()
+        assert page_html.count("tag_hide-input") == hidden, nb.stem
     for nb in NOTEBOOKS:
         assert (html / "chapters" / nb.stem / f"{nb.stem}.html").exists(), nb.stem
     page = (html / "chapters" / demo.stem / f"{demo.stem}.html").read_text()
@@ -232,7 +224,9 @@ def test_toc_orders_chapters_and_puts_A_files_in_the_appendix(tmp_path):
     toc = book.toc(tmp_path)
     assert toc["root"] == "intro"
     parts = {p["caption"]: [c["file"] for c in p["chapters"]] for p in toc["parts"]}
-    assert parts == {"Chapters": ["chapters/01-a/01-a", "chapters/02-b/02-b"],
+    assert list(parts)[0] == "At a glance"          # the scoreboard follows the introduction
+    assert parts == {"At a glance": ["scoreboard"],
+                     "Chapters": ["chapters/01-a/01-a", "chapters/02-b/02-b"],
                      "Appendix": ["chapters/A0-first/A0-first", "chapters/A1-synth/A1-synth"],
                      "Back matter": ["references"]}
 

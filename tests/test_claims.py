@@ -7,6 +7,7 @@ import math
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -84,3 +85,46 @@ def test_collect_gathers_claims_of_many_runs(tmp_path):
     assert df["verdict"].tolist() == ["fail", "inconclusive", "pass", "inconclusive"]
     one = claims.collect([tmp_path / "runs" / "s1" / "metrics.json"])
     assert len(one) == 2 and one["run"].iloc[0].endswith("s1")
+
+
+LONG = ("XOR: H=10 succeeds more often than H=2 from scratch, over every trial of the run "
+        "& with <no> truncation")
+
+
+def test_claims_table_shows_full_text_formatted_numbers_and_marked_verdicts():
+    records = [claims.claim(LONG, (0.8125, 0.57, 0.93), "> 0.5", True, fmt="share"),
+               claims.claim("tickets reach dense", 0.98125, 0.978, False, fmt="accuracy"),
+               claims.claim("undecided", None, "> 0", None)]
+    df = claims.table(records)
+    assert df["measured"].tolist()[1] == 0.98125          # the cells keep the numbers
+    html = df._repr_html_()
+    assert "XOR: H=10 succeeds more often than H=2 from scratch, over every trial of the run " \
+           "&amp; with &lt;no&gt; truncation" in html      # full text, escaped
+    assert "81.2% [57.0%, 93.0%]" in html
+    assert "0.981" in html and "0.978" in html and "0.98125" not in html
+    for verdict in ("pass", "fail", "inconclusive"):
+        assert f'class="lthkit-verdict lthkit-verdict-{verdict}"' in html
+    assert f">{claims.tables.MISSING}<" in html
+    assert LONG in repr(df)                                # plain text is not cut either
+
+
+def test_a_derived_frame_is_plain_and_formats_its_own_cells():
+    df = claims.table([claims.claim("a", 0.5, 1, True, fmt="share")])
+    assert type(df[df["verdict"] == "pass"]) is pd.DataFrame
+    df.loc[2] = ["added by hand", 0.123456, "x", "fail"]  # rows no longer match the records
+    assert "0.123" in df._repr_html_()
+
+
+def test_metrics_json_records_the_shown_value_only_with_a_format(tmp_path):
+    path = claims.write_metrics([claims.claim("acc", 0.98125, "> 0.978", True, fmt="accuracy"),
+                                 claims.claim("raw", 0.98125, "> 0.978", True)],
+                                {}, path=tmp_path / "metrics.json")
+    first, second = json.loads(path.read_text())["claims"]
+    assert first == {"claim": "acc", "measured": 0.98125, "expected": "> 0.978",
+                     "verdict": "pass", "shown": "0.981"}
+    assert "shown" not in second and second["measured"] == 0.98125
+
+
+def test_a_bad_format_fails_when_the_claim_is_made():
+    with pytest.raises(ValueError, match="unknown format"):
+        claims.claim("a", 0.5, 1, True, fmt="percentage")

@@ -235,3 +235,45 @@ def test_default_root_is_absolute_whatever_the_working_directory(tmp_path, monke
         data.load("mnist")
     assert str(tmp_path / "home" / ".lthkit" / "data") in str(error.value)
     assert not (tmp_path / "data").exists()
+
+
+# --- what must be on disk, checked before a run ---------------------------------------------
+
+def _write_idx(path, magic, shape, payload):
+    import struct
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack(f">I{len(shape)}I", magic, *shape) + payload)
+
+
+def _tiny_mnist(root, n=3):
+    for split in ("train", "t10k"):
+        _write_idx(root / "MNIST" / "raw" / f"{split}-images-idx3-ubyte", 0x803, (n, 28, 28),
+                   bytes(range(256)) * (n * 28 * 28 // 256) + bytes(n * 28 * 28 % 256))
+        _write_idx(root / "MNIST" / "raw" / f"{split}-labels-idx1-ubyte", 0x801, (n,),
+                   bytes(range(n)))
+
+
+def test_require_checks_the_files_torchvision_reads(tmp_path):
+    _tiny_mnist(tmp_path)
+    data.require("mnist", root=tmp_path)
+    assert len(data.load("mnist", root=tmp_path).x_train) == 3
+    (tmp_path / data.ON_DISK["mnist"][1]).unlink()
+    with pytest.raises(FileNotFoundError, match=data.ON_DISK["mnist"][1]):
+        data.require("mnist", root=tmp_path)
+    with pytest.raises(FileNotFoundError):
+        data.load("mnist", root=tmp_path)
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_require_says_where_the_data_should_be(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_DATA", str(tmp_path / "from-env"))
+    with pytest.raises(FileNotFoundError) as error:
+        data.require(name)
+    assert str(tmp_path / "from-env") in str(error.value) and name in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["xor", "mnist5k", "scenes"])
+def test_embedded_and_generated_data_need_no_files(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_DATA", str(tmp_path / "empty"))
+    data.require(name)

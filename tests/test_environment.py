@@ -52,7 +52,8 @@ def environment() -> tuple[dict[str, SpecifierSet], str]:
 def test_environment_mirrors_pyproject():
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
-    wanted = as_map(project["dependencies"] + extras["dev"] + extras["cluster"])
+    wanted = as_map(project["dependencies"] + extras["dev"] + extras["cluster"]
+                    + extras["browser"])
     got, python = environment()
     assert got == wanted
     assert SpecifierSet(python) == SpecifierSet(project["requires-python"])
@@ -66,7 +67,7 @@ def test_torch_ranges_admit_the_wheels_on_this_machine():
 
 def test_extras_and_entry_point():
     project = pyproject()["project"]
-    assert set(project["optional-dependencies"]) == {"dev", "course", "cluster"}
+    assert set(project["optional-dependencies"]) == {"dev", "browser", "course", "cluster"}
     assert project["scripts"]["lthkit"] == "lthkit.cli:main"
 
 

@@ -1,6 +1,7 @@
 """lthkit.hparams: presets, overrides, and errors that name the parameter and what is allowed."""
 import dataclasses
 import math
+import typing
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_several_unknown_parameters_are_all_named():
 
 @pytest.mark.parametrize("name, value, kind", [
     ("seeds", "three", "int"), ("seeds", 2.5, "int"), ("seeds", True, "int"),
-    ("lr", "fast", "float"), ("dataset", 5, "str"), ("train_steps", 500, "str"),
+    ("lr", "fast", "float"), ("dataset", 5, "str"),
 ])
 def test_wrong_type_names_the_parameter_and_the_type(name, value, kind):
     message = _error(**{name: value})
@@ -98,8 +99,8 @@ def test_out_of_range_names_the_parameter_and_the_bounds(name, value, low, high)
 
 
 def test_a_lower_bound_alone_is_stated():
-    message = _error(val_size=0)
-    assert "val_size" in message and "at least 1" in message
+    with pytest.raises(ParameterError, match="n=0 is out of range; allowed: at least 1"):
+        hparams._scalar("n", 0, int, {"low": 1})
 
 
 def test_nan_is_out_of_range():
@@ -128,6 +129,41 @@ def test_bad_step_names_the_parameter_and_shows_the_format(name):
     message = _error(**{name: "5 epochs"})
     assert name in message and "'5 epochs'" in message
     assert "500it" in message and "1ep20it" in message
+
+
+@pytest.mark.parametrize("name", ["train_steps", "eval_every", "rewind_step"])
+def test_a_bare_number_for_a_step_suggests_the_units(name):
+    message = _error(**{name: 20})
+    assert name in message and "'20it'" in message and "'20ep'" in message
+
+
+@pytest.mark.parametrize("value", [2.5, True, [20]])
+def test_a_step_of_another_type_shows_the_format(value):
+    message = _error(train_steps=value)
+    assert "train_steps" in message and "'500it'" in message and repr(value) in message
+
+
+@pytest.mark.parametrize("name", ["train_steps", "eval_every", "rewind_step"])
+@pytest.mark.parametrize("value", ["100000000it", "1001ep", "5ep1000001it"])
+def test_steps_have_an_upper_bound_stated_in_the_message(name, value):
+    message = _error(**{name: value})
+    assert name in message and repr(value) in message
+    assert "1000000 iterations" in message and "1000 epochs" in message
+
+
+def test_the_step_bounds_admit_the_papers_and_their_own_limits():
+    hp = resolve("lottery", "paper", train_steps="1000ep1000000it", rewind_step="1000ep")
+    assert hp.train_steps == "1000ep1000000it" and hp.eval_every == "100it"
+
+
+def test_every_number_and_step_a_chapter_accepts_has_an_upper_bound():
+    """Chapters 2-5 will add knobs: none may accept, say, a hundred million iterations."""
+    for chapter in hparams.chapters():
+        types = typing.get_type_hints(hparams.CHAPTERS[chapter])
+        for f in dataclasses.fields(hparams.CHAPTERS[chapter]):
+            numeric = types[f.name] in (int, float, list) or f.metadata.get("step")
+            if numeric and not f.metadata.get("choices"):
+                assert f.metadata.get("high") is not None, f"{chapter}.{f.name}: no upper bound"
 
 
 @pytest.mark.parametrize("value, fragment", [([], "non-empty list"), (4, "non-empty list"),

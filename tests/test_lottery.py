@@ -363,3 +363,17 @@ def test_weights_remaining_predicts_the_densities_imp_reaches(recorded, mnist, t
     expected = lthkit.lottery.weights_remaining(dataclasses.replace(EXPERIMENT, scope=scope))
     assert reached == pytest.approx(expected, abs=1e-9)
     assert expected[0] == 100.0 and expected[1] < 80.2
+
+
+def test_controls_can_train_longer_without_touching_the_tickets(recorded, mnist, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
+    longer = dataclasses.replace(EXPERIMENT, control_steps="45it")
+    rows = imp(longer, mnist, seed=SEED)
+    # the tickets come from the store entries of the plain run; only the controls train again
+    assert [call["config"].train_steps for call in spy.calls] == ["45it"] * 4
+    assert {r["kind"]: r["iterations"] for r in rows if r["round"] == 2} == {
+        "ticket": 30 - REWIND, "reinit": 45, "random": 45 - REWIND}
+    tickets = [r for r in rows if r["kind"] == "ticket"]
+    assert _untimed(tickets) == _untimed([r for r in recorded["rows"] if r["kind"] == "ticket"])

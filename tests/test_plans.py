@@ -58,7 +58,7 @@ def _changed(chapter, field, base):
 
 def test_every_chapter_has_a_plan():
     missing = [c for c, cls in hparams.CHAPTERS.items() if cls not in plans.BUILDERS]
-    assert missing == [] or set(missing) <= {"synthesis"}, missing
+    assert missing == [], missing
 
 
 @pytest.mark.parametrize("chapter, field", list(_changes()))
@@ -94,7 +94,9 @@ def _resolving_cells(path):
 
 
 @pytest.mark.parametrize("path, chapter", list(_chapter_notebooks()))
-def test_the_notebook_resolves_every_setting_it_is_given(path, chapter):
+def test_the_notebook_resolves_every_setting_it_is_given(path, chapter, monkeypatch):
+    # The values tried include the paper's data and device, which this machine may lack.
+    monkeypatch.setattr("lthkit.preflight.check", lambda hp: None)
     sources = _resolving_cells(path)
     base = hparams.resolve(chapter)
     for field in dataclasses.fields(base):

@@ -34,6 +34,10 @@ def _entries(base):
     return sorted(p.name for p in (Path(base) / "entries").glob("*/*"))
 
 
+def _locks(base):
+    return sorted(p.name for p in (Path(base) / "locks").glob("*"))
+
+
 def _leftovers(base):
     tmp = Path(base) / "tmp"
     return sorted(p.name for p in tmp.iterdir()) if tmp.exists() else []
@@ -141,6 +145,164 @@ def test_a_failing_compute_leaves_no_entry(tmp_path):
     assert store.cached("exp", {}, lambda: 2, base=tmp_path) == 2
 
 
+# --- damaged entries -------------------------------------------------------------------------
+
+def _entry(base, name):
+    return store.entry_path(store.key("exp", {"name": name}), base)
+
+
+def _truncate(base):
+    result = _entry(base, "a") / "result.pt"
+    result.write_bytes(result.read_bytes()[:-100])
+
+
+def _flip_a_value(base):
+    # One weight changed inside the tensor data: torch still loads the file, with a wrong value.
+    result = _entry(base, "a") / "result.pt"
+    raw = bytearray(result.read_bytes())
+    at = raw.index(torch.full((1,), 1.5).numpy().tobytes() * 64)
+    raw[at + 2] ^= 0x01
+    result.write_bytes(bytes(raw))
+
+
+def _copy_result_from_another_entry(base):
+    shutil.copy(_entry(base, "b") / "result.pt", _entry(base, "a") / "result.pt")
+
+
+def _copy_entry_from_another_key(base):
+    shutil.rmtree(_entry(base, "a"))
+    shutil.copytree(_entry(base, "b"), _entry(base, "a"))
+
+
+def _garble_meta(base):
+    (_entry(base, "a") / "meta.json").write_text('{"key": ')
+
+
+def _delete_result(base):
+    (_entry(base, "a") / "result.pt").unlink()
+
+
+def _older_entry_without_checksum(base):
+    meta = _entry(base, "a") / "meta.json"
+    recorded = json.loads(meta.read_text())
+    del recorded["sha256"], recorded["key"]
+    meta.write_text(json.dumps(recorded))
+
+
+@pytest.mark.parametrize("damage", [
+    _truncate, _flip_a_value, _copy_result_from_another_entry, _copy_entry_from_another_key,
+    _garble_meta, _delete_result, _older_entry_without_checksum])
+def test_a_damaged_entry_is_reported_set_aside_and_computed_again(tmp_path, damage, capsys):
+    first = {"weights": torch.full((64,), 1.5), "name": "a"}
+    store.cached("exp", {"name": "a"}, lambda: first, base=tmp_path)
+    store.cached("exp", {"name": "b"}, lambda: {"weights": torch.zeros(64), "name": "b"},
+                 base=tmp_path)
+    damage(tmp_path)
+    capsys.readouterr()
+    compute = Counter({"weights": torch.full((64,), 1.5), "name": "a"})
+    got = store.cached("exp", {"name": "a"}, compute, base=tmp_path)
+    assert compute.calls == 1, "a damaged entry must be computed again, never returned"
+    assert got["name"] == "a" and torch.equal(got["weights"], first["weights"])
+    err = capsys.readouterr().err
+    path = _entry(tmp_path, "a")
+    assert f"damaged entry {path}" in err and err.count("\n") == 1, err
+    aside = list((tmp_path / "damaged").iterdir())
+    assert len(aside) == 1 and aside[0].name.startswith(path.name) and str(aside[0]) in err
+    # The entry written in its place is sound, and the other entry was never touched.
+    again = store.cached("exp", {"name": "a"}, compute, base=tmp_path)
+    assert compute.calls == 1 and torch.equal(again["weights"], first["weights"])
+    other = store.cached("exp", {"name": "b"}, Counter(None), base=tmp_path)
+    assert other["name"] == "b"
+    assert capsys.readouterr().err == ""
+
+
+def test_an_entry_records_its_key_and_the_checksum_of_its_result(tmp_path):
+    import hashlib
+
+    store.cached("exp", {"lr": 0.1}, lambda: [1, 2, 3], base=tmp_path)
+    k = store.key("exp", {"lr": 0.1})
+    path = store.entry_path(k, tmp_path)
+    recorded = json.loads((path / "meta.json").read_text())
+    assert recorded["key"] == k
+    assert recorded["sha256"] == hashlib.sha256((path / "result.pt").read_bytes()).hexdigest()
+
+
+# --- lock files --------------------------------------------------------------------------------
+
+def test_no_lock_file_outlives_its_entry(tmp_path):
+    for lr in (0.1, 0.2):
+        store.cached("exp", {"lr": lr}, lambda: lr, base=tmp_path)
+    with pytest.raises(RuntimeError, match="boom"):
+        store.cached("exp", {"lr": 0.3}, _boom, base=tmp_path)
+    assert _locks(tmp_path) == [] and len(_entries(tmp_path)) == 2
+
+
+def _boom():
+    raise RuntimeError("boom")
+
+
+def test_removing_a_lock_file_never_lets_two_holders_in(tmp_path):
+    """A waits on the lock file that its holder then removes; D arrives after the removal and
+    creates a new one. Both may not hold the key at once."""
+    import threading
+
+    holders, most, guard = [], [0], threading.Lock()
+    a_holds, a_may_go = threading.Event(), threading.Event()
+
+    def hold(name, seconds, before=None):
+        with store._lock(tmp_path, "k" * 64):
+            with guard:
+                holders.append(name)
+                most[0] = max(most[0], len(holders))
+            if before:
+                before()
+            time.sleep(seconds)
+            with guard:
+                holders.remove(name)
+
+    a = threading.Thread(target=hold, args=("A", 0, lambda: (a_holds.set(), a_may_go.wait())))
+    a.start()
+    a_holds.wait()
+    b = threading.Thread(target=hold, args=("B", 0.5))
+    b.start()
+    time.sleep(0.3)  # B has opened the file and waits on it
+    a_may_go.set()
+    a.join()
+    d = threading.Thread(target=hold, args=("D", 0.5))
+    d.start()
+    b.join()
+    d.join()
+    assert most[0] == 1
+    assert _locks(tmp_path) == []
+
+
+_HOLDER = textwrap.dedent("""
+    import fcntl, sys, time
+    with open(sys.argv[1], "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        print("held", flush=True)
+        time.sleep(120)
+""")
+
+
+def test_lock_files_left_by_dead_processes_are_swept_and_live_ones_kept(tmp_path):
+    (tmp_path / "locks").mkdir(parents=True)
+    dead = "d" * 64
+    (tmp_path / "locks" / f"{dead}.lock").touch()               # its process was killed
+    (tmp_path / "tmp" / f"{dead}.4242").mkdir(parents=True)     # ... mid-write
+    (tmp_path / "tmp" / f"{dead}.4242" / "result.pt").write_bytes(b"half")
+    live = tmp_path / "locks" / f"{'e' * 64}.lock"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(live)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert store.cached("exp", {}, lambda: 1, base=tmp_path) == 1
+        assert _locks(tmp_path) == [live.name], "only the live process's lock remains"
+        assert _leftovers(tmp_path) == []
+    finally:
+        _kill(holder)
+
+
 # --- other processes -------------------------------------------------------------------------
 
 _CHILD = textwrap.dedent("""
@@ -204,15 +366,14 @@ def test_a_killed_run_leaves_no_entry_and_the_rerun_completes(tmp_path, mode):
     finally:
         _kill(child)
     assert _entries(tmp_path) == []
-    if mode == "save":  # killed mid-write: the half-written folder sits in tmp/
-        assert _leftovers(tmp_path) and all(
-            name.startswith(store.key("shared", {"p": 1})) for name in _leftovers(tmp_path))
+    assert all(name.startswith(store.key("shared", {"p": 1})) for name in _leftovers(tmp_path))
     compute = Counter({"value": 5})
     assert store.cached("shared", {"p": 1}, compute, base=tmp_path) == {"value": 5}
     assert compute.calls == 1
     assert len(_entries(tmp_path)) == 1 and _leftovers(tmp_path) == []
     assert store.cached("shared", {"p": 1}, compute, base=tmp_path) == {"value": 5}
     assert compute.calls == 1
+    assert _locks(tmp_path) == []
 
 
 def test_two_processes_asking_for_one_key_compute_it_once(tmp_path):

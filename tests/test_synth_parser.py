@@ -1,12 +1,16 @@
-"""Parser of lthkit.synth: the external suites' files, literal sugar, product syntax, errors."""
+"""Parser of lthkit.synth: the external suites' files, literal sugar, product syntax, refinement
+examples (⊤, unions, negations), polymorphic types, errors."""
 import glob
 import os
 
 import pytest
 
-from lthkit.synth.bench import PROBLEMS, external_suite, peer_program
+from lthkit.synth.bench import PROBLEMS, external_suite
+from lthkit.synth.compare import reference_program as peer_program
 from lthkit.synth.parser import ExTable, Not, SynthSyntaxError, parse_expr, parse_file, parse_text
-from lthkit.synth.syntax import Ctor, Fix, Match, PCtor, PTuple, PVar, Proj, Tuple, Var
+from lthkit.synth.spec import Top, Union
+from lthkit.synth.syntax import Ctor, Fix, Match, NatLit, PCtor, PTuple, PVar, Proj, Tuple, Var
+from lthkit.synth.typecheck import check_program
 
 NAT = "type nat =\n  | O\n  | S of nat\n"
 LIST = NAT + "type list =\n  | Nil\n  | Cons of nat * list\n"
@@ -16,16 +20,13 @@ def suite(name):
     folder = external_suite(name)
     if folder is None:
         pytest.skip(f"{name} not found: set LTHKIT_SYNTH_BENCH to the synth-bench folder "
-                    "(it holds myth-pldi2015/ and popl2016-products/)")
+                    "(it holds myth-pldi2015/, popl2016-products/, popl2016-min/, popl2016-poly/)")
     return folder
 
 
 def nat_value(e):
-    n = 0
-    while e.arg is not None:
-        n, e = n + 1, e.arg
-    assert e.name in ("O", "Z")
-    return n
+    assert isinstance(e, NatLit) and e.zero in ("O", "Z")
+    return e.value
 
 
 def test_reads_all_43_myth_specs_and_their_outputs():
@@ -48,11 +49,63 @@ def test_reads_all_45_product_specs_and_their_outputs():
         assert peer_program(f[:-3] + ".out", prog) is not None
 
 
+@pytest.mark.parametrize("name, count", [("popl2016-min", 23), ("popl2016-poly", 13)])
+def test_reads_and_checks_the_refinement_and_polymorphic_suites(name, count):
+    files = sorted(glob.glob(os.path.join(suite(name), "*.ml")))
+    assert len(files) == count
+    for f in files:
+        prog = parse_file(f)
+        check_program(prog)                 # ⊤ names, unions, abstract values all resolve
+        assert peer_program(f[:-3] + ".out", prog) is not None
+
+
 def test_own_problems_parse():
     files = glob.glob(os.path.join(PROBLEMS, "*.ml"))
     assert len(files) >= 8
     for f in files:
         assert parse_file(f).goal is not None
+
+
+def test_refinement_examples_parse_to_top_union_and_negation():
+    prog = parse_text(LIST + "let f : list -> nat |> "
+                             "/\\(\\/([], [nat]) -> 0, not([1]) -> S nat, ['a] -> 1) = ?")
+    (union, zero), (neg, snat), (tv, _) = prog.goal.examples.entries
+    assert isinstance(union, Union) and len(union.alts) == 2
+    assert isinstance(union.alts[1].arg.items[0], Var) and union.alts[1].arg.items[0].name == "nat"
+    assert isinstance(neg, Not) and neg.value.name == "Cons"
+    assert isinstance(snat, Ctor) and snat.name == "S" and snat.arg.name == "nat"
+    assert isinstance(tv.arg.items[0], Top) and tv.arg.items[0].name == "'a"
+
+
+def test_parenthesised_arrow_is_a_function_example():
+    prog = parse_text("type 'a list =\n | Nil\n | Cons of 'a * 'a list\n"
+                      "let m : ('a -> 'b) -> 'a list -> 'b list |>\n"
+                      "  (a1 -> b1) -> /\\([] -> [], [a1] -> [b1]) = ?")
+    (fn, rest), = prog.goal.examples.entries
+    assert isinstance(fn, ExTable) and [type(x) for x in fn.entries[0]] == [Var, Var]
+    assert isinstance(rest, ExTable) and len(rest.entries) == 2
+
+
+def test_type_variables_and_type_application():
+    prog = parse_text("type 'a list =\n | Nil\n | Cons of 'a * 'a list\n"
+                      "type ('k, 'v) pair =\n | Pair of 'k * 'v\n"
+                      "let f : ('a * 'b) list -> ('b, 'a) pair list |> /\\([] -> []) = ?")
+    assert prog.params == {"list": ("'a",), "pair": ("'k", "'v")}
+    a, b = ("V", "'a"), ("V", "'b")
+    assert prog.goal.type == ("A", ("B", "list", (("T", (a, b)),)),
+                              ("B", "list", (("B", "pair", (b, a)),)))
+    assert prog.ctors_of(("B", "list", (("B", "nat"),)))[1] == (
+        "Cons", ("T", (("B", "nat"), ("B", "list", (("B", "nat"),)))))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("type 'a box =\n | Box of 'b\n", "type variable 'b of constructor Box is not a parameter of box"),
+    ("type 'a box =\n | Box of 'a\nlet f : box -> box |> {} = ?", "type box needs 1 type argument"),
+    ("type nat =\n | Z\nlet f : nat list -> nat |> {} = ?", "expected '|>'"),
+])
+def test_type_declaration_errors(text, expected):
+    with pytest.raises(SynthSyntaxError, match=expected):
+        parse_text(text)
 
 
 def test_literal_sugar_builds_constructors():

@@ -4,105 +4,110 @@
     print(format_table(rows)); write_csv(rows, "out.csv")
 
 Each row records whether the spec was solved, the in-process time, the number of examples, the
-program's size, whether it was verified on every example, and -- where a peer tool's output
-``NAME.out`` sits beside the spec -- whether our program is the peer's up to renaming.
+program's size, whether it was verified and how (``checked``), and -- where a reference sits
+beside the spec -- whether our program is the peer's up to renaming (``same_as_peer``) and
+whether it computes the same function on random inputs (``same_function``; see ``compare``).
+A spec that cannot be read or checked is a row with its ``error``; the suite carries on.
 """
 from __future__ import annotations
 
-import copy
 import csv
 import glob
 import os
+import time
 
-from .parser import Parser, SynthSyntaxError, parse_expr, parse_file
+from .compare import reference, reference_program, same_function
+from .lexer import SynthInputError
+from .parser import parse_file
 from .pretty import alpha_key
 from .synth import count_examples, synthesize
-from .typecheck import SynthTypeError
 
-COLUMNS = ["name", "solved", "seconds", "examples", "size", "verified", "same_as_peer"]
-
-
-def peer_program(out_path, prog):
-    """The program in a peer's ``.out`` file, parsed with the spec's declarations."""
-    with open(out_path) as fh:
-        text = fh.read()
-    p2 = copy.copy(prog)
-    p2.globals = []
-    if text.lstrip().startswith("let") or "\nlet " in text:
-        parser = Parser(text, out_path, p2)
-        while not parser.at("let"):
-            parser.i += 1
-        parser.letdecl()
-        return p2.globals[-1][2]
-    body = text[text.index("*)") + 2:] if text.lstrip().startswith("(*") else text
-    return parse_expr(body, p2, out_path)
+COLUMNS = ["name", "solved", "seconds", "examples", "size", "verified", "checked",
+           "same_as_peer", "same_function", "error"]
+OPTIONAL = ("same_as_peer", "same_function", "error")      # shown when some row has one
 
 
-def run_spec(path, timeout=None, focusing=True):
+def run_spec(path, timeout=None, focusing=True, compare=True, generalise=True):
+    """One spec's row; never raises for a bad spec (its error is in the row)."""
     name = os.path.basename(path)[:-3]
     row = {"name": name, "solved": False, "seconds": 0.0, "examples": 0, "size": 0,
-           "verified": False, "same_as_peer": None, "limits": "", "terms": 0, "program": "",
-           "term": None}
+           "verified": False, "checked": "", "same_as_peer": None, "same_function": None,
+           "error": "", "limits": "", "terms": 0, "program": "", "term": None, "relevance": ""}
+    t0 = time.perf_counter()
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         prog = parse_file(path)
-    except (SynthSyntaxError, SynthTypeError) as e:
-        row["limits"] = str(e)
-        return row
-    try:
-        res = synthesize(prog, timeout=timeout, focusing=focusing)
-    except (SynthSyntaxError, SynthTypeError) as e:
-        row["limits"] = str(e)
         row["examples"] = count_examples(prog.goal.examples)
+        res = synthesize(prog, timeout=timeout, focusing=focusing, deadline=deadline,
+                         generalise=generalise)
+    except SynthInputError as e:
+        row.update(error=str(e), seconds=time.perf_counter() - t0)
+        return row
+    except Exception as e:      # a bug of ours must not lose the rest of the suite
+        row.update(error=f"{path}:1:1: internal error: {type(e).__name__}: {e}",
+                   seconds=time.perf_counter() - t0)
         return row
     row.update(solved=res.solved, seconds=res.seconds, examples=res.examples, size=res.size,
-               verified=res.verified, limits=res.limits, terms=res.stats.get("terms", 0),
-               program=res.text, term=res.program)
-    out = path[:-3] + ".out"
-    if res.program is not None and os.path.exists(out):
+               verified=res.verified, checked=res.checked, limits=res.limits,
+               terms=res.stats.get("terms", 0), program=res.text, term=res.program,
+               relevance=" ".join(res.stats.get("relevance", ())))
+    if compare and res.program is not None:
+        ref = reference(path)
         try:
-            row["same_as_peer"] = alpha_key(res.program) == alpha_key(peer_program(out, prog))
-        except SynthSyntaxError:
-            row["same_as_peer"] = None
+            if ref is not None and ref[1] == "peer":
+                row["same_as_peer"] = alpha_key(res.program) == alpha_key(reference_program(ref[0], prog))
+            row["same_function"] = same_function(path, res.program)
+        except Exception as e:  # a reference we cannot read says nothing about our program
+            row["error"] = f"{ref[0]}:1:1: reference not usable: {e}"
     return row
 
 
-def run_suite(directory, timeout=None, focusing=True, names=None, progress=None):
+def run_suite(directory, timeout=None, focusing=True, names=None, progress=None, compare=True,
+              generalise=True):
     paths = sorted(glob.glob(os.path.join(directory, "*.ml")))
     if names is not None:
         paths = [p for p in paths if os.path.basename(p)[:-3] in set(names)]
     rows = []
     for p in paths:
-        row = run_spec(p, timeout=timeout, focusing=focusing)
+        row = run_spec(p, timeout=timeout, focusing=focusing, compare=compare, generalise=generalise)
         rows.append(row)
         if progress is not None:
             progress(row)
     return rows
 
 
+def columns(rows):
+    return [c for c in COLUMNS if c not in OPTIONAL or any(r[c] not in (None, "") for r in rows)]
+
+
 def format_table(rows) -> str:
-    has_peer = any(r["same_as_peer"] is not None for r in rows)
+    cols = columns(rows)
     head = f"{'name':28s} {'solved':>6s} {'seconds':>8s} {'examples':>8s} {'size':>4s} {'verified':>8s}"
-    head += f" {'same_as_peer':>12s}" if has_peer else ""
+    extra = [c for c in ("same_as_peer", "same_function") if c in cols]
+    head += "".join(f" {c:>13s}" for c in extra)
     lines = [head]
     for r in rows:
         line = (f"{r['name']:28s} {str(r['solved']):>6s} {r['seconds']:8.3f} {r['examples']:8d} "
                 f"{r['size']:4d} {str(r['verified']):>8s}")
-        if has_peer:
-            line += f" {str(r['same_as_peer']) if r['same_as_peer'] is not None else '-':>12s}"
-        if r["limits"]:
-            line += f"  ({r['limits']})"
+        line += "".join(f" {'-' if r[c] is None else str(r[c]):>13s}" for c in extra)
+        note = r["error"] or r["limits"]
+        if note:
+            line += f"  ({note})"
         lines.append(line)
     solved = sum(r["solved"] for r in rows)
     total = sum(r["seconds"] for r in rows)
     summary = f"solved {solved}/{len(rows)}, verified {sum(r['verified'] for r in rows)}, total {total:.2f} s"
-    if has_peer:
-        summary += f", same as peer {sum(bool(r['same_as_peer']) for r in rows)}"
+    for c in extra:
+        summary += f", {c.replace('_', ' ')} {sum(r[c] is True for r in rows)}/{sum(r[c] is not None for r in rows)}"
+    errors = sum(bool(r["error"]) for r in rows)
+    if errors:
+        summary += f", {errors} with errors"
     lines.append(summary)
     return "\n".join(lines)
 
 
 def write_csv(rows, path):
-    cols = COLUMNS if any(r["same_as_peer"] is not None for r in rows) else COLUMNS[:-1]
+    cols = columns(rows)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
@@ -111,12 +116,13 @@ def write_csv(rows, path):
 
 
 PROBLEMS = os.path.join(os.path.dirname(__file__), "problems")
+SUITES = ("myth-pldi2015", "popl2016-products", "popl2016-min", "popl2016-poly")
 
 
 def external_suite(name):
-    """Folder of an external suite (``myth-pldi2015``, ``popl2016-products``): under
-    ``$LTHKIT_SYNTH_BENCH`` if set, else ``../shared/synth-bench`` beside the repository.
-    None when it is not there (the files are not ours to ship)."""
+    """Folder of an external suite (one of SUITES): under ``$LTHKIT_SYNTH_BENCH`` if set, else
+    ``../shared/synth-bench`` beside the repository.  None when it is not there (the files are
+    not ours to ship)."""
     root = os.environ.get("LTHKIT_SYNTH_BENCH")
     if not root:
         repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -136,44 +142,3 @@ def myth_times(name="myth-pldi2015-times.tsv"):
     with open(path) as fh:
         rows = list(csv.DictReader(fh, delimiter="\t"))
     return {r["benchmark"]: float(r["myth_seconds"]) for r in rows}
-
-
-def random_value(store, prog, typ, depth, rng):
-    """A random value of a first-order type, at most ``depth`` constructors deep."""
-    if typ[0] == "T":
-        return store.tup([random_value(store, prog, t, depth, rng) for t in typ[1]])
-    ctors = prog.datatypes[typ[1]]
-    if depth <= 0:
-        ctors = [c for c in ctors if c[1] == ("T", ())] or ctors
-    name, arg = rng.choice(ctors)
-    if arg == ("T", ()):
-        return store.ctor(name, store.unit)
-    return store.ctor(name, random_value(store, prog, arg, depth - 1, rng))
-
-
-def agreement(path, program, trials=200, depth=4, seed=0):
-    """Whether ``program`` computes what the peer's ``.out`` program computes on random inputs
-    (beyond the examples): True, False, or None when the function takes a function argument
-    or there is no peer output.  Tells a program that generalises from one that only fits."""
-    import random
-
-    from .evaluate import Store
-    from .syntax import arg_types
-    out = path[:-3] + ".out"
-    if program is None or not os.path.exists(out):
-        return None
-    prog = parse_file(path)
-    args, _ = arg_types(prog.goal.type)
-    if any(a[0] == "A" for a in args):
-        return None
-    st = Store(prog)
-    ours, peer = st.eval(program, {}), st.eval(peer_program(out, prog), {})
-    rng = random.Random(seed)
-    for _ in range(trials):
-        a, b = ours, peer
-        for t in args:
-            x = random_value(st, prog, t, depth, rng)
-            a, b = st.apply(a, x), st.apply(b, x)
-        if a != b:
-            return False
-    return True

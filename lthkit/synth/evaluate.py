@@ -4,8 +4,10 @@ Values are hash-consed: every distinct value gets a small integer id, so the syn
 compares and hashes whole vectors of values cheaply.  A value is one of
 ``("C", ctor, arg_id)`` a constructor applied to its argument (unit for nullary ones),
 ``("T", (ids...))`` a tuple, ``("F", ((in_id, out_id), ...))`` a partial function given by
-examples, or ``("K", fix_node, env)`` a closure.  Applications are memoised, which makes the
-helper functions of a spec (``compare``, ``append``...) cost one evaluation per distinct call.
+examples, or ``("K", fix_node, env)`` a closure; examples add the refinements of ``refine``
+(⊤, unions, negations, abstract values).  A table applied to a value answers with every
+example whose input contains it.  Applications are memoised, which makes the helper functions
+of a spec (``compare``, ``append``...) cost one evaluation per distinct call.
 
     store = Store(prog); v = store.eval(expr, {})     # -> value id (UNDEF if it goes wrong)
     store.show(v)                                       # -> "[1; 0]"
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import sys
 
-from .syntax import App, Ctor, Fix, Let, Match, PTuple, PVar, Proj, Tuple, Unit, Var, free_vars
+from .refine import exact, meet, sat
+from .syntax import (App, Ctor, Fix, Let, Match, NatLit, PTuple, PVar, Proj, Tuple, Unit, Var,
+                     free_vars, show_type)
 
 UNDEF = -1
 
@@ -24,13 +28,18 @@ class EvalError(Exception):
 
 
 class Store:
-    def __init__(self, prog):
+    def __init__(self, prog, tick=None):
         self.prog = prog
         self.vals = []
         self.index = {}
         self.tables = {}     # table id -> {in: out}
+        self.fuzzy = {}      # table id -> [(in, out)] whose input is a refinement, not a value
+        self.exact = {}      # value id -> no refinement inside (see refine.exact)
+        self.nats = {}       # (n, zero, succ) -> the value of a number literal
         self.memo = {}       # (fn id, arg id) -> result id
-        self.steps = 0
+        self.steps = 0       # closure calls
+        self.tick = tick     # called every 1024 closure calls (it raises on a timeout)
+        self.oracle = None   # answers applications of ("R", ...) random functions (compare.py)
         self.unit = self.intern(("T", ()))
         self.globals = {}
         for name, _t, expr, _pos in prog.globals:
@@ -58,31 +67,42 @@ class Store:
         return self.intern(("T", tuple(ids)))
 
     def table(self, pairs):
-        """A partial function from (input id, output id) pairs; duplicate inputs with table
-        outputs are merged, conflicting outputs raise EvalError."""
+        """A partial function from (input id, output id) pairs; the outputs of equal inputs
+        meet (tables merge), and outputs with nothing in common raise EvalError."""
         merged = {}
         for a, r in pairs:
             if a in merged and merged[a] != r:
-                old, new = self.vals[merged[a]], self.vals[r]
-                if old[0] == "F" and new[0] == "F":
-                    r = self.table(list(old[1]) + list(new[1]))
-                elif old[0] == "N" and new[0] == "N":
-                    r = self.negative(old[1] + new[1])
-                elif old[0] == "N" and r not in old[1]:
-                    pass
-                elif new[0] == "N" and merged[a] not in new[1]:
-                    r = merged[a]
-                else:
+                m = meet(self, merged[a], r)
+                if m is None:
                     raise EvalError(f"inconsistent examples for input {self.show(a)}: "
                                     f"{self.show(merged[a])} and {self.show(r)}")
+                r = m
             merged[a] = r
         i = self.intern(("F", tuple(sorted(merged.items()))))
-        self.tables[i] = merged
+        if i not in self.tables:
+            self.tables[i] = merged
+            self.fuzzy[i] = [(a, r) for a, r in merged.items() if not exact(self, a)]
         return i
 
-    def negative(self, excluded):
-        """A negative example: any value but those in ``excluded``."""
-        return self.intern(("N", tuple(sorted(set(excluded)))))
+    def negative(self, excluded, typ):
+        """Any value of ``typ`` but those in ``excluded``."""
+        return self.intern(("N", tuple(sorted(set(excluded))), typ))
+
+    def union(self, alts):
+        return self.intern(("O", tuple(sorted(set(alts)))))
+
+    def abstract(self, name):
+        return self.intern(("X", name))
+
+    def nat(self, n, zero, succ):
+        key = (n, zero, succ)
+        v = self.nats.get(key)
+        if v is None:
+            v = self.ctor(zero, self.unit)
+            for _ in range(n):
+                v = self.ctor(succ, v)
+            self.nats[key] = v
+        return v
 
     # -- evaluation ----------------------------------------------------------------------
     def apply(self, f, a):
@@ -96,9 +116,14 @@ class Store:
         kind = fv[0]
         if kind == "F":
             r = self.tables[f].get(a, UNDEF)
-            if r >= 0 and self.vals[r][0] == "N":
-                r = UNDEF               # a negative example says nothing about the value
+            if self.fuzzy[f]:
+                r = self.lookup(f, a, r)
+        elif kind == "R" and self.oracle is not None:
+            r = self.oracle(fv, a)
         elif kind == "K":
+            self.steps += 1
+            if self.steps & 1023 == 0 and self.tick is not None:
+                self.tick()
             node, env = fv[1], dict(fv[2])
             if node.name:
                 env[node.name] = f
@@ -112,6 +137,17 @@ class Store:
         self.memo[key] = r
         return r
 
+    def lookup(self, f, a, r):
+        """A table applied to ``a`` (``r``: the output of an example on exactly ``a``): the
+        meet of the outputs of every example whose input contains ``a`` (an example on ⊤
+        answers for every value), UNDEF where none does."""
+        for i, o in self.fuzzy[f]:
+            if i != a and sat(self, a, i):
+                r = o if r == UNDEF else meet(self, r, o)
+                if r is None:
+                    return UNDEF
+        return r
+
     def closure(self, node, env):
         if node._free is None:
             node._free = tuple(sorted(free_vars(node)))
@@ -119,7 +155,6 @@ class Store:
         return self.intern(("K", node, captured))
 
     def eval(self, e, env):
-        self.steps += 1
         t = type(e)
         if t is Var:
             v = env.get(e.name)
@@ -147,6 +182,8 @@ class Store:
             if v < 0:
                 return UNDEF
             tv = self.vals[v]
+            if tv[0] == "O":
+                return UNDEF        # a union of tuples has no one component
             if tv[0] != "T" or e.index > len(tv[1]):
                 raise EvalError(f"projection #{e.index} of a non-tuple value {self.show(v)}")
             return tv[1][e.index - 1]
@@ -170,6 +207,8 @@ class Store:
             return self.eval(e.body, env2)
         if t is Unit:
             return self.unit
+        if t is NatLit:
+            return self.nat(e.value, e.zero, e.succ)
         raise EvalError(f"cannot evaluate {e!r}")
 
     def bind(self, p, v, env):
@@ -223,4 +262,10 @@ class Store:
             return "{" + " | ".join(f"{self.show(a)} => {self.show(r)}" for a, r in cv[1]) + "}"
         if cv[0] == "N":
             return "not(" + ", ".join(self.show(x) for x in cv[1]) + ")"
+        if cv[0] == "O":
+            return "\\/(" + ", ".join(self.show(x) for x in cv[1]) + ")"
+        if cv[0] == "U":
+            return show_type(cv[1])
+        if cv[0] == "X":
+            return cv[1]
         return "<fun>"

@@ -24,6 +24,7 @@ class Enumerator:
         self.store = scope.syn.store
         self.seen = {}      # type -> {vec: (term, size)}        elimination terms
         self.elims = {}     # size -> [(term, type, vec)]
+        self.fns = {}       # size -> [(term, type, vec)] of function type (the ones applied)
         self.etype = {}     # (type, size) -> [(term, vec)]
         self.iseen = {}     # type -> set of vecs                 introduction forms
         self.iforms = {}    # (type, size) -> [(term, vec)]
@@ -37,15 +38,24 @@ class Enumerator:
             return hit[0]
         return None
 
-    def search(self, typ, accept, k):
+    def search(self, typ, accept, k, score=None, keep=None):
         """First term of ``typ`` up to size k, constructors included, whose vector satisfies
-        ``accept`` (for goals with negative or unconstrained examples, which a dictionary
-        lookup cannot answer and constructor introduction cannot split)."""
+        ``accept`` (for goals with refinements -- ⊤, unions, negations -- which a dictionary
+        lookup cannot answer and constructor introduction cannot always split).  With
+        ``score``, the best-scoring term of the smallest size that has one; with ``keep``, only
+        terms it keeps."""
         self.upto(k)
         for s in range(1, k + 1):
+            best = None
             for term, vec in self.args(typ, s):
-                if accept(vec):
-                    return term
+                if accept(vec) and (keep is None or keep(term)):
+                    if score is None:
+                        return term
+                    sc = score(vec)
+                    if best is None or sc > best[0]:
+                        best = (sc, term)
+            if best is not None:
+                return best[1]
         return None
 
     def elims_of_size(self, s):
@@ -67,6 +77,8 @@ class Enumerator:
         seen[vec] = (term, s)
         self.etype.setdefault((typ, s), []).append((term, vec))
         self.elims.setdefault(s, []).append((term, typ, vec))
+        if typ[0] == "A":
+            self.fns.setdefault(s, []).append((term, typ, vec))
 
     def fill(self, s):
         syn, store = self.syn, self.store
@@ -78,18 +90,19 @@ class Enumerator:
         apply = store.apply
         n = 0
         for k in range(1, s):
-            for fn, ftype, fvec in self.elims.get(k, ()):
-                if ftype[0] != "A":
-                    continue
+            for fn, ftype, fvec in self.fns.get(k, ()):
                 rtype = ftype[2]
+                seen = self.seen.get(rtype, ())
                 for arg, avec in self.args(ftype[1], s - k):
                     vec = tuple(map(apply, fvec, avec))
                     n += 1
                     if n & 1023 == 0:
                         syn.tick()
-                    if UNDEF in vec:
+                    # most applications repeat a vector already seen: skip those unbuilt
+                    if vec in seen or UNDEF in vec:
                         continue
                     self.add(App(fn, arg), rtype, vec, s)
+                    seen = self.seen[rtype]
         if s >= 2:
             # Projections of tuple-valued terms.  With focusing no variable has a tuple type
             # (it entered the context as its projections), so only results of applications
@@ -111,6 +124,7 @@ class Enumerator:
         got = self.iforms.get(key)
         if got is not None:
             return got
+        self.syn.tick()
         seen = self.iseen.setdefault(typ, set())
         out = []
         for term, vec in self.etype.get(key, ()):
@@ -119,7 +133,7 @@ class Enumerator:
                 out.append((term, vec))
         store = self.store
         if typ[0] == "B":
-            for name, atype in self.syn.prog.datatypes[typ[1]]:
+            for name, atype in self.syn.prog.ctors_of(typ):
                 if atype == UNIT:
                     cands = [(Ctor(name), (store.ctor(name, store.unit),) * self.scope.n)] if s == 1 else []
                 else:
@@ -212,9 +226,7 @@ def syntactic(syn, scope, pvars, typ, s):
                         go(i + 1, left - sz, terms + [e], used | u)
             go(0, n, [], frozenset())
         if t[0] == "B":
-            for name, (tname, atype) in syn.prog.ctors.items():
-                if tname != t[1]:
-                    continue
+            for name, atype in syn.prog.ctors_of(t):
                 if atype == UNIT:
                     if n == 1:
                         out.append((Ctor(name), frozenset()))

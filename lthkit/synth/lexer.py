@@ -2,14 +2,19 @@
 
     toks = tokenize(text, "spec.ml")      # [(kind, value, line, col)], ends with ("eof", ...)
 
-Comments ``(* ... *)`` nest, as in OCaml.  Errors carry ``file:line:col``.
+Comments ``(* ... *)`` nest, as in OCaml.  Every error a spec can cause is a ``SynthInputError``
+whose message starts with ``file:line:col``.
 """
 from __future__ import annotations
 
 import re
 
 
-class SynthSyntaxError(Exception):
+class SynthInputError(Exception):
+    """A spec the synthesiser cannot take: its message starts with ``file:line:col``."""
+
+
+class SynthSyntaxError(SynthInputError):
     pass
 
 
@@ -18,11 +23,19 @@ TOKEN = re.compile(r"""
   | (?P<comment>\(\*)
   | (?P<string>"[^"\n]*")
   | (?P<int>\d+)
+  | (?P<tyvar>'[a-z][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_']*)
-  | (?P<sym>;;|\|>|=>|->|/\\|\#use|[()\[\]{},;|:*=#?])
+  | (?P<sym>;;|\|>|=>|->|/\\|\\/|\#use|[()\[\]{},;|:*=#?])
 """, re.VERBOSE)
 
 KEYWORDS = {"type", "of", "let", "rec", "in", "match", "with", "fun", "fix", "unit"}
+MAX_DIGITS = 9          # a literal this long is refused before int() sees it
+
+
+def where(path, text, offset):
+    """``file:line:col`` of a character offset."""
+    line = text.count("\n", 0, offset) + 1
+    return f"{path}:{line}:{offset - (text.rfind(chr(10), 0, offset) + 1) + 1}"
 
 
 def tokenize(text, path):
@@ -50,6 +63,9 @@ def tokenize(text, path):
                 val = m.group(kind)
                 if kind == "ident" and val in KEYWORDS:
                     kind = "kw"
+                if kind == "int" and len(val) > MAX_DIGITS:
+                    raise SynthSyntaxError(f"{path}:{line}:{i - lstart + 1}: number literal "
+                                           f"{val[:12]}... is too large")
                 toks.append((kind, val, line, i - lstart + 1))
         chunk = text[i:end]
         if "\n" in chunk:
@@ -76,6 +92,10 @@ class TokenStream:
         kind, val, line, col = tok or self.peek()
         found = "end of file" if kind == "eof" else repr(val)
         raise SynthSyntaxError(f"{self.path}:{line}:{col}: expected {expected}, found {found}")
+
+    def error(self, msg, tok=None):
+        _, _, line, col = tok or self.peek()
+        raise SynthSyntaxError(f"{self.path}:{line}:{col}: {msg}")
 
     def expect(self, val):
         if not self.at(val):

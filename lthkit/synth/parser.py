@@ -1,29 +1,54 @@
 """Parser for Myth's input language and the POPL 2016 product syntax.
 
-Reads type declarations, ``let`` / ``let rec`` helper definitions, ``#use "file.decls"``
-includes and one goal ``let f : T |> examples = ?``.  Examples are written either in Myth's
-syntax ``{ in => out | in => ( in => out | ... ) }`` or in the POPL 2016 syntax
-``/\\( in -> out, ... )``; natural-number literals ``2`` and list literals ``[0; 1]`` are sugar
+Reads type declarations (``type 'a list = ...`` may take type variables), ``let`` / ``let rec``
+helper definitions, ``#use "file.decls"`` includes and one goal ``let f : T |> examples = ?``.
+Examples are written either in Myth's syntax ``{ in => out | in => ( in => out | ... ) }`` or in
+the POPL 2016 syntax ``/\\( in -> out, ... )``, where they are refinements: a type name stands
+for any value of the type, ``\\/( ... )`` is a union, ``not(v)`` a negation, ``a1`` an abstract
+value of a type variable.  Natural-number literals ``2`` and list literals ``[0; 1]`` are sugar
 for the declared ``nat`` and ``list`` types.
 
     prog = parse_file("list_stutter.ml")      # -> Program (raises SynthSyntaxError)
 
-Errors carry ``file:line:col`` and what was expected.
+Errors carry ``file:line:col`` and what was expected.  Hostile input is refused with such an
+error too: files that are not UTF-8 text or larger than ``MAX_FILE_BYTES``, ``#use`` cycles and
+directories, nesting deeper than ``MAX_NESTING`` and literals above ``MAX_NAT_LITERAL``.
 """
 from __future__ import annotations
 
 import os
+import sys
 
-from .lexer import SynthSyntaxError, TokenStream
+from .exparse import ExampleParser
+from .typeparse import TypeParser
+from .lexer import SynthInputError, SynthSyntaxError, TokenStream
+from .source import (MAX_INCLUDES, MAX_NAT_LITERAL, MAX_NESTING, RECURSION_LIMIT, check_depth,
+                     read_spec)
 from .spec import ExTable, Goal, Not, Program
-from .syntax import (UNIT, App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, PWild, Proj, Tuple,
-                     Unit, Var, arrow, base, show_type)
+from .syntax import (UNIT, App, Ctor, Fix, Let, Match, NatLit, PCtor, PTuple, PVar, PWild, Proj,
+                     Tuple, Unit, Var, arrow, show_type, type_vars)
 
 
-class Parser(TokenStream):
-    def __init__(self, text, path, prog):
+
+class Parser(TypeParser, ExampleParser, TokenStream):
+    def __init__(self, text, path, prog, including=(), includes=None):
         super().__init__(text, path)
         self.prog = prog
+        self.including = including      # real paths of the files whose #use led here
+        self.includes = includes if includes is not None else [0]   # shared count of #use
+        self.depth = 0
+        self.examples_mode = False
+
+    def enter(self):
+        """Count one level of nesting; refuse input nested deeper than MAX_NESTING (the parser
+        is recursive, and a clear message beats Python's recursion limit)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            self.depth -= 1
+            self.error(f"nested more than {MAX_NESTING} levels deep")
+
+    def leave(self):
+        self.depth -= 1
 
     # -- top level -------------------------------------------------------------------
     def program(self):
@@ -36,11 +61,7 @@ class Parser(TokenStream):
                 if t[0] != "string":
                     self.fail("a file name in quotes")
                 self.i += 1
-                inc = os.path.join(os.path.dirname(self.path), t[1][1:-1])
-                if not os.path.exists(inc):
-                    raise SynthSyntaxError(f"{self.path}:{t[2]}:{t[3]}: included file {t[1]} not found")
-                with open(inc) as fh:
-                    Parser(fh.read(), inc, self.prog).program()
+                self.include(t)
             elif self.at("let"):
                 self.letdecl()
             elif self.accept(";;"):
@@ -49,9 +70,28 @@ class Parser(TokenStream):
                 self.fail("'type', 'let' or '#use'")
         return self.prog
 
+    def include(self, t):
+        inc = os.path.join(os.path.dirname(self.path), t[1][1:-1])
+        where = f"{self.path}:{t[2]}:{t[3]}"
+        real = os.path.realpath(inc)
+        if real in self.including:
+            raise SynthSyntaxError(f"{where}: #use cycle: {t[1]} is already being read")
+        self.includes[0] += 1
+        if self.includes[0] > MAX_INCLUDES:
+            raise SynthSyntaxError(f"{where}: more than {MAX_INCLUDES} #use includes")
+        text = read_spec(inc, where, what=f"included file {t[1]}")
+        Parser(text, inc, self.prog, self.including + (real,), self.includes).program()
+
     def typedecl(self):
+        pos = self.pos()
         self.expect("type")
+        params = self.type_params()
         name = self.ident("a type name")
+        if name in self.prog.params and self.prog.params[name] != params:
+            self.error(f"type {name} declared twice differently")
+        self.prog.params[name] = params
+        self.prog.positions.setdefault(name, pos)
+        self.prog.datatypes.setdefault(name, [])
         self.expect("=")
         self.accept("|")
         ctors = []
@@ -65,8 +105,13 @@ class Parser(TokenStream):
             if not self.accept("|"):
                 break
         old = self.prog.datatypes.get(name)
-        if old is not None and old != ctors:
+        if old and old != ctors:
             raise SynthSyntaxError(f"{self.path}:{t[2]}:{t[3]}: type {name} declared twice differently")
+        for c, a in ctors:
+            extra = sorted(v for v in type_vars(a) if v not in params)
+            if extra:
+                raise SynthSyntaxError(f"{self.path}:{t[2]}:{t[3]}: type variable {extra[0]} of "
+                                       f"constructor {c} is not a parameter of {name}")
         self.prog.datatypes[name] = ctors
         for c, a in ctors:
             self.prog.ctors[c] = (name, a)
@@ -93,69 +138,32 @@ class Parser(TokenStream):
                 self.fail("a goal of the form 'let f : T |> examples = ?'")
             if self.prog.goal is not None:
                 raise SynthSyntaxError(f"{pos[0]}:{pos[1]}:{pos[2]}: a second goal; one file holds one goal")
+            self.examples_mode = True
             ex = self.examples()
+            self.examples_mode = False
             self.expect("=")
             self.expect("?")
+            check_depth(ex, pos)
             self.prog.goal = Goal(name, rtype, ex, pos)
             return
         self.expect("=")
         body = self.expr()
+        check_depth(body, pos)
         self.accept(";;")
         expr, ftype = fold_params(name if rec else None, ps, rtype, body)
         if ftype is None:
             raise SynthSyntaxError(f"{pos[0]}:{pos[1]}:{pos[2]}: '{name}' needs a type annotation")
         self.prog.globals.append((name, ftype, expr, pos))
 
-    # -- types ------------------------------------------------------------------------
-    def type_(self):
-        t = self.ttuple()
-        if self.accept("->"):
-            return ("A", t, self.type_())
-        return t
-
-    def fix_result_type(self):
-        """In ``fix f (x:T) : A -> B -> body`` the last arrow starts the body."""
-        parts = [self.ttuple()]
-        while self.at("->"):
-            save = self.i
-            self.i += 1
-            try:
-                t = self.ttuple()
-                if not self.known_type(t):
-                    raise SynthSyntaxError("not a type")
-            except SynthSyntaxError:
-                self.i = save
-                break
-            parts.append(t)
-        out = parts[-1]
-        for t in reversed(parts[:-1]):
-            out = ("A", t, out)
-        return out
-
-    def known_type(self, t):
-        if t[0] == "B":
-            return t[1] in self.prog.datatypes
-        if t[0] == "A":
-            return self.known_type(t[1]) and self.known_type(t[2])
-        return all(self.known_type(x) for x in t[1])
-
-    def ttuple(self):
-        items = [self.tatom()]
-        while self.accept("*"):
-            items.append(self.tatom())
-        return items[0] if len(items) == 1 else ("T", tuple(items))
-
-    def tatom(self):
-        if self.accept("("):
-            t = self.type_()
-            self.expect(")")
-            return t
-        if self.accept("unit"):
-            return UNIT
-        return base(self.ident("a type"))
-
     # -- expressions ------------------------------------------------------------------
     def expr(self):
+        self.enter()
+        try:
+            return self.expr_inner()
+        finally:
+            self.leave()
+
+    def expr_inner(self):
         if self.accept("match"):
             scrut = self.expr()
             self.expect("with")
@@ -206,6 +214,8 @@ class Parser(TokenStream):
 
     def starts_atom(self):
         kind, val, _, _ = self.peek()
+        if self.examples_mode and (kind == "tyvar" or val == "\\/"):
+            return True
         return kind in ("ident", "int") or (kind == "sym" and val in ("(", "[", "#", "/\\"))
 
     def app(self):
@@ -215,10 +225,21 @@ class Parser(TokenStream):
         return e
 
     def atom(self):
+        self.enter()
+        try:
+            return self.atom_inner()
+        finally:
+            self.leave()
+
+    def atom_inner(self):
         kind, val, line, col = self.peek()
         if kind == "int":
             self.i += 1
             return self.nat_literal(int(val), (line, col))
+        if self.examples_mode:
+            found = self.refinement_atom()
+            if found is not None:
+                return found
         if kind == "ident":
             self.i += 1
             if val[0].isupper():
@@ -249,9 +270,11 @@ class Parser(TokenStream):
         if self.accept("("):
             if self.accept(")"):
                 return Unit()
-            items = [self.expr()]
+            # in examples a parenthesised item may be a function example `(a1 -> b1)`
+            item = self.popl_chain if self.examples_mode else self.expr
+            items = [item()]
             while self.accept(","):
-                items.append(self.expr())
+                items.append(item())
             self.expect(")")
             return items[0] if len(items) == 1 else Tuple(items)
         if self.at("/\\"):
@@ -262,10 +285,10 @@ class Parser(TokenStream):
         zs = self.prog.nat_ctors()
         if zs is None:
             raise SynthSyntaxError(f"{self.path}:{lc[0]}:{lc[1]}: number literal needs a type 'nat' with a zero and a successor")
-        e = Ctor(zs[0])
-        for _ in range(n):
-            e = Ctor(zs[1], e)
-        return e
+        if n > MAX_NAT_LITERAL:
+            raise SynthSyntaxError(f"{self.path}:{lc[0]}:{lc[1]}: number literal {n} is too large: "
+                                   f"naturals are unary here, at most {MAX_NAT_LITERAL}")
+        return NatLit(n, zs[0], zs[1])
 
     def list_literal(self, items, lc):
         cs = self.prog.list_ctors()
@@ -288,6 +311,13 @@ class Parser(TokenStream):
         return PCtor(t[1], self.subpattern())
 
     def subpattern(self):
+        self.enter()
+        try:
+            return self.subpattern_inner()
+        finally:
+            self.leave()
+
+    def subpattern_inner(self):
         if self.accept("("):
             if self.accept(")"):
                 return PWild()
@@ -298,81 +328,6 @@ class Parser(TokenStream):
             return items[0] if len(items) == 1 else PTuple(items)
         name = self.ident("a pattern variable")
         return PWild() if name == "_" else PVar(name)
-
-    # -- examples -----------------------------------------------------------------------
-    def examples(self):
-        if self.at("{"):
-            self.prog.style = "myth"
-            pos = self.pos()
-            self.i += 1
-            entries = self.myth_entries("}")
-            self.expect("}")
-            return ExTable(entries, pos)
-        self.prog.style = "products"
-        return self.popl_chain()
-
-    def myth_entries(self, close):
-        entries = [self.myth_entry()]
-        while self.accept("|") or self.accept(";"):
-            if self.at(close):
-                break
-            entries.append(self.myth_entry())
-        return entries
-
-    def myth_entry(self):
-        v = self.app()
-        self.expect("=>")
-        return (v, self.myth_rhs())
-
-    def myth_rhs(self):
-        if self.at("("):
-            save = self.i
-            pos = self.pos()
-            self.i += 1
-            try:
-                first = self.app()
-                nested = self.at("=>")
-            except SynthSyntaxError:
-                nested = False
-            if nested:
-                self.i += 1
-                entries = [(first, self.myth_rhs())]
-                while self.accept("|") or self.accept(";"):
-                    entries.append(self.myth_entry())
-                self.expect(")")
-                return ExTable(entries, pos)
-            self.i = save
-        pos = self.pos()
-        v = self.app()
-        if self.accept("=>"):
-            return ExTable([(v, self.myth_rhs())], pos)
-        return v
-
-    def popl_table(self):
-        pos = self.pos()
-        self.expect("/\\")
-        self.expect("(")
-        entries = []
-        while True:
-            e = self.popl_chain()
-            if not isinstance(e, ExTable):
-                self.fail("an example 'input -> output'")
-            entries.extend(e.entries)
-            if not self.accept(","):
-                break
-        self.expect(")")
-        return ExTable(entries, pos)
-
-    def popl_chain(self):
-        pos = self.pos()
-        v = self.popl_table() if self.at("/\\") else self.app()
-        if self.accept("->"):
-            if self.peek()[:2] == ("ident", "not") and self.at("(", 1):
-                self.i += 1
-                return ExTable([(v, Not(self.atom()))], pos)
-            return ExTable([(v, self.popl_chain())], pos)
-        return v
-
 
 def fold_params(name, params, rtype, body):
     """``let rec f (x:A) (y:B) : R = e`` is ``fix f (x:A) : B -> R -> fun (y:B) -> e``."""
@@ -389,15 +344,16 @@ def fold_params(name, params, rtype, body):
 
 
 def parse_text(text, path="<string>") -> Program:
+    if sys.getrecursionlimit() < RECURSION_LIMIT:
+        sys.setrecursionlimit(RECURSION_LIMIT)
     prog = Program(path)
-    Parser(text, path, prog).program()
+    real = os.path.realpath(path) if os.path.exists(path) else path
+    Parser(text, path, prog, (real,)).program()
     return prog
 
 
 def parse_file(path) -> Program:
-    with open(path) as fh:
-        text = fh.read()
-    prog = parse_text(text, path)
+    prog = parse_text(read_spec(path), path)
     if prog.goal is None:
         raise SynthSyntaxError(f"{path}:1:1: no goal 'let f : T |> examples = ?' in the file")
     return prog
@@ -413,5 +369,5 @@ def parse_expr(text, prog, path="<string>"):
     return e
 
 
-__all__ = ["parse_file", "parse_text", "parse_expr", "Program", "Goal", "ExTable",
-           "SynthSyntaxError", "show_type", "arrow"]
+__all__ = ["parse_file", "parse_text", "parse_expr", "read_spec", "Program", "Goal", "ExTable", "Not",
+           "SynthSyntaxError", "SynthInputError", "show_type", "arrow"]

@@ -9,7 +9,7 @@ name-independent rendering used to compare a program with a peer tool's output.
 """
 from __future__ import annotations
 
-from .syntax import (App, Ctor, Fix, Let, Match, PCtor, PTuple, PVar, Proj, Tuple, Unit,
+from .syntax import (App, Ctor, Fix, Let, Match, NatLit, PCtor, PTuple, PVar, Proj, Tuple, Unit,
                      Var, free_vars, show_type)
 
 
@@ -32,6 +32,11 @@ def inline(e, style, prec=0):
     """One-line rendering; prec 0 = top, 1 = function position, 2 = argument position."""
     if isinstance(e, Var):
         return e.name
+    if isinstance(e, NatLit):
+        return str(e.value)
+    example = show_example(e, style)
+    if example is not None:
+        return example
     if isinstance(e, Unit):
         return "()"
     if isinstance(e, Ctor):
@@ -66,6 +71,21 @@ def inline(e, style, prec=0):
             return f"(fix {e.name} ({e.param}:{show_type(e.ptype)}) : {show_type(e.rtype)} -> {inline(e.body, style)})"
         return "(" + " ".join(heads) + " " + inline(e, style) + ")"
     return "(" + " ".join(line.strip() for line in block(e, style, 0)) + ")"
+
+
+def show_example(e, style):
+    """Refinements in examples (``spec``): ⊤ and abstract values by name, unions, negations,
+    tables; None for anything else."""
+    from .spec import Abstract, ExTable, Not, Top, Union
+    if isinstance(e, (Top, Abstract)):
+        return e.name
+    if isinstance(e, Not):
+        return f"not({inline(e.value, style)})"
+    if isinstance(e, Union):
+        return "\\/(" + ", ".join(inline(a, style) for a in e.alts) + ")"
+    if isinstance(e, ExTable):
+        return "/\\(" + ", ".join(f"{inline(a, style)} -> {inline(r, style)}" for a, r in e.entries) + ")"
+    return None
 
 
 def block(e, style, ind):
@@ -148,6 +168,11 @@ def alpha_key(e) -> str:
             return nm(e.name)
         if isinstance(e, Unit):
             return "()"
+        if isinstance(e, NatLit):
+            key = e.zero
+            for _ in range(e.value):
+                key = f"({e.succ} {key})"
+            return key
         if isinstance(e, Ctor):
             if e.arg is None or isinstance(e.arg, Unit):
                 return e.name

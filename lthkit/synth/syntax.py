@@ -1,8 +1,10 @@
 """Abstract syntax of the synthesis language: types, patterns and expressions.
 
 Types are plain tuples so that they hash fast (the synthesiser keys dictionaries on them):
-``("B", "nat")`` a declared datatype, ``("A", t1, t2)`` an arrow, ``("T", (t1, ..., tn))`` a
-tuple (``UNIT`` is the empty tuple).  Expressions and patterns are small slotted classes.
+``("B", "nat")`` a declared datatype, ``("B", "list", (t,))`` one applied to type arguments,
+``("V", "'a")`` a type variable, ``("A", t1, t2)`` an arrow, ``("T", (t1, ..., tn))`` a tuple
+(``UNIT`` is the empty tuple).  Build them with ``base``, ``arrow`` and ``tuple_type`` so that
+equal types are equal tuples.  Expressions and patterns are small slotted classes.
 
 A user rarely builds these by hand; ``lthkit.synth.parser.parse_file(path)`` returns them.
 """
@@ -11,8 +13,39 @@ from __future__ import annotations
 UNIT = ("T", ())
 
 
-def base(name: str) -> tuple:
-    return ("B", name)
+def base(name: str, args=()) -> tuple:
+    return ("B", name, tuple(args)) if args else ("B", name)
+
+
+def type_args(t) -> tuple:
+    """The type arguments of a datatype: ``()`` for ``nat``, ``(nat,)`` for ``nat list``."""
+    return t[2] if len(t) > 2 else ()
+
+
+def subst_type(t, sub):
+    """``t`` with the type variables named in ``sub`` replaced."""
+    if not sub:
+        return t
+    k = t[0]
+    if k == "V":
+        return sub.get(t[1], t)
+    if k == "A":
+        return ("A", subst_type(t[1], sub), subst_type(t[2], sub))
+    if k == "T":
+        return ("T", tuple(subst_type(x, sub) for x in t[1]))
+    return base(t[1], [subst_type(x, sub) for x in type_args(t)])
+
+
+def type_vars(t, out=None) -> set:
+    out = set() if out is None else out
+    if t[0] == "V":
+        out.add(t[1])
+    elif t[0] == "A":
+        type_vars(t[1], out), type_vars(t[2], out)
+    else:
+        for x in (t[1] if t[0] == "T" else type_args(t)):
+            type_vars(x, out)
+    return out
 
 
 def arrow(*ts) -> tuple:
@@ -29,8 +62,16 @@ def tuple_type(items) -> tuple:
 
 
 def show_type(t, top=True) -> str:
-    if t[0] == "B":
+    if t[0] == "V":
         return t[1]
+    if t[0] == "B":
+        args = type_args(t)
+        if not args:
+            return t[1]
+        if len(args) == 1:
+            a = args[0]
+            return f"{show_type(a, False) if a[0] in ('B', 'V') else '(' + show_type(a) + ')'} {t[1]}"
+        return f"({', '.join(show_type(a) for a in args)}) {t[1]}"
     if t[0] == "A":
         s = f"{show_type(t[1], False) if t[1][0] != 'A' else '(' + show_type(t[1]) + ')'} -> {show_type(t[2])}"
         return s if top else f"({s})"
@@ -147,6 +188,15 @@ class Unit(Expr):
     __slots__ = ()
 
 
+class NatLit(Expr):
+    """A natural-number literal, kept as a number: the evaluator builds its unary value
+    without a chain of ``Ctor`` nodes (a literal 1000 is one node, not a thousand)."""
+    __slots__ = ("value", "zero", "succ")
+
+    def __init__(self, value, zero, succ):
+        self.value, self.zero, self.succ = value, zero, succ
+
+
 def free_vars(e, bound=frozenset()) -> set:
     if isinstance(e, Var):
         return set() if e.name in bound else {e.name}
@@ -206,4 +256,6 @@ def size(e) -> int:
         return 1 + size(e.body)
     if isinstance(e, Let):
         return 1 + size(e.value) + size(e.body)
+    if isinstance(e, NatLit):
+        return 1 + e.value
     return 1

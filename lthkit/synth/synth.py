@@ -8,28 +8,40 @@ examples share its head, or a tuple (one sub-goal per component), or (4) introdu
 on a scrutinee term, which distributes the worlds to the branches (each branch must receive at
 least one).  Recursive calls are only made on pattern variables structurally smaller than the
 function's argument.  The whole tree is searched with iterative deepening on match depth and
-guess size; every solution is then checked by evaluating it on all the examples.
+guess size; every solution is then checked by evaluating it on all the examples (``verify``).
+
+Examples may be refinements (``refine``): a world whose input is ⊤ reaches every branch of a
+match on it, a goal of ⊤ accepts any term, a union goal any term in one of its alternatives.
+Type variables are opaque types; a polymorphic helper enters the context once per way of
+instantiating it with the types of the goal.
 
     result = synthesize(parse_file("list_stutter.ml"), timeout=10)
     print(result.text)
 """
 from __future__ import annotations
 
+import gc
 import time
 from dataclasses import dataclass, field
 
 from .evaluate import Store
-from .parser import ExTable, Not
+from .examples import ExampleValues
 from .pretty import show_program
-from .syntax import UNIT, Ctor, Fix, Match, Tuple, Var, size
-from .tree import Atom, Scope, decompose, fresh
+from .refine import exact, sat
+from .rules import ANY, Rules
+from .spec import ExTable
+from .syntax import UNIT, Ctor, Fix, Tuple, Var, free_vars, size, type_vars
+from .tree import Atom, Scope, instances, type_universe
 from .typecheck import check_program
+from .verify import verify
 
-ANY = -2                # an unconstrained world (e.g. a negative example already satisfied)
 MAX_DEPTH = 3           # match depth limit
 MAX_SIZE = 14           # guess size limit
-MAX_SCRUTINEE = 3       # scrutinee size limit
+MAX_SCRUTINEE = 5       # scrutinee size limit
+SCRUTINEE_STEPS = ((1, 3), (8, 5))      # (guess size from which, scrutinee size cap)
 FIRST_PASS = ((0, 8), (1, 10), (2, 11), (3, 12))    # (match depth, guess size cap)
+MATCH_SLACK = 1         # a guess up to this much larger than the budget may replace a match
+RELEVANCE_SLACK = 2     # guess size beyond the first program's allowed to use every argument
 
 
 class SynthTimeout(Exception):
@@ -46,30 +58,34 @@ class Result:
     examples: int = 0
     size: int = 0
     verified: bool = False
+    checked: str = ""           # how the program was verified (examples, enumerated inputs)
     limits: str = ""
     stats: dict = field(default_factory=dict)
 
 
-class Synth:
+class Synth(Rules):
     """One synthesis problem: the store of values, the root node and the search."""
 
-    def __init__(self, prog, focusing=True, timeout=None):
+    def __init__(self, prog, focusing=True, timeout=None, deadline=None, generalise=True):
+        """``deadline`` (``time.monotonic()`` seconds) bounds everything from here on, type
+        checking and verification included; ``timeout`` sets it from now.  ``generalise``
+        False turns off the preferences for programs that generalise (an ablation): the
+        first program found in the plan's order is kept."""
+        self.generalise = generalise
+        if deadline is None and timeout is not None:
+            deadline = time.monotonic() + timeout
+        self.deadline = deadline
         check_program(prog)
         self.prog, self.style, self.focusing = prog, prog.style, focusing
-        self.store = Store(prog)
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.store = Store(prog, tick=self.tick)
         self.stats = {"terms": 0, "nodes": 0, "scopes": 0}
+        self.smax = scrutinee_cap(1)        # the scrutinee size cap of the budget being tried
+        self.fixed_args = set()             # arguments given one value by every example
         self._ticks = 0
-        self.goal_value = self.example_value(prog.goal.examples)
-
-    # -- examples --------------------------------------------------------------------------
-    def example_value(self, ex):
-        st = self.store
-        if isinstance(ex, ExTable):
-            return st.table([(self.example_value(a), self.example_value(r)) for a, r in ex.entries])
-        if isinstance(ex, Not):
-            return st.negative([st.eval(ex.value, {})])
-        return st.eval(ex, {})
+        self.examples = ExampleValues(self.store)
+        self.goal_value = self.examples.value(prog.goal.examples)
+        # examples with ⊤, unions or negations need the slower paths of the search
+        self.refined = refined(self.store, self.goal_value)
 
     def tick(self):
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -77,62 +93,106 @@ class Synth:
 
     # -- search ----------------------------------------------------------------------------
     def plan(self):
-        """(match depth, guess size) budgets in the order tried.  A first pass caps the guess
-        size by depth, so a deeper tree of small terms is tried before huge guesses in a
-        shallow one; the second pass covers the full limits.  Failures are memoised per node,
-        so budgets already tried cost a lookup."""
+        """(match depth, guess size, scrutinee size) budgets in the order tried.  A first pass
+        caps the guess size by depth, so a deeper tree of small terms is tried before huge
+        guesses in a shallow one; the scrutinee size cap grows with the guess size, so that
+        one match on `compare (f e1) (f e2)` comes before two nested matches on `f e1` and
+        `f e2` at the next depth.  The second pass covers the full limits.  Failures are
+        memoised per node, so budgets already tried cost a lookup."""
         for d, cap in FIRST_PASS:
             if d <= MAX_DEPTH:
                 for k in range(1, min(cap, MAX_SIZE) + 1):
-                    yield d, k
+                    yield d, k, scrutinee_cap(k)
         for d in range(0, MAX_DEPTH + 1):
             for k in range(1, MAX_SIZE + 1):
-                yield d, k
+                yield d, k, scrutinee_cap(k)
 
     def run(self):
-        atoms = [Atom(Var(name), t, (self.store.globals[name],))
-                 for name, t, _e, _p in self.prog.globals]
+        universe = [] if not any(type_vars(t) for _, t, _, _ in self.prog.globals) else \
+            type_universe(self.prog, self.prog.goal.type)
+        atoms = [Atom(Var(name), inst, (self.store.globals[name],))
+                 for name, t, _e, _p in self.prog.globals for inst in instances(t, universe)]
         self.root_scope = Scope(self, 1, atoms, [], [], {})
         root = self.root = self.root_scope.node(self.prog.goal.type, (self.goal_value,))
-        for d, k in self.plan():
+        for d, k, self.smax in self.plan():
             term = self.solve(root, d, k)
             if term is not None:
-                return term
+                return self.prefer_relevant(term, d, k, self.smax) if self.generalise else term
         return None
 
+    def prefer_relevant(self, term, d, k, m):
+        """The smallest program may ignore an argument: a dictionary lookup that tests whether
+        a stored key is 0 instead of comparing it with the key it is given, when every example
+        looks up 0.  Arguments are there to be used, so when the first program ignores some,
+        the same limits (match depth d, guess size up to k + RELEVANCE_SLACK) are searched
+        again for one that uses them all, non-vacuously; the first program stays if there is
+        none."""
+        params, body = [], term
+        while isinstance(body, Fix):
+            params.append(body.param)
+            body = body.body
+        unused = frozenset(params) - free_vars(body)
+        if not unused:
+            return term
+        root = self.root_scope.node(self.prog.goal.type, (self.goal_value,), unused)
+        for d2, k2, self.smax in self.plan():
+            if d2 <= d and k2 <= k + RELEVANCE_SLACK and self.smax <= m:
+                found = self.solve(root, d2, k2)
+                if found is not None:
+                    self.stats["relevance"] = sorted(unused)
+                    self.root = root
+                    return found
+        return term
+
     def solve(self, node, d, k):
-        if node.sol is not None and node.cost[0] <= d and node.cost[1] <= k:
+        """A term for ``node`` within match depth d, guess size k and scrutinee size
+        ``self.smax``, or None; both answers are memoised on the node."""
+        m = self.smax
+        cost = node.cost
+        if node.sol is not None and cost[0] <= d and cost[1] <= k and cost[2] <= m:
             return node.sol
-        for fd, fk in node.fails.items():
-            if fd >= d and fk >= k:
+        for (fd, fm), fk in node.fails.items():
+            if fd >= d and fk >= k and fm >= m:
                 return None
         self._ticks += 1
         if self._ticks & 63 == 0:
             self.tick()
         found = self.attempt(node, d, k)
         if found is None:
-            if node.fails.get(d, 0) < k:
-                node.fails[d] = k
+            if node.fails.get((d, m), 0) < k:
+                node.fails[(d, m)] = k
             return None
         term, cost, via = found
+        # the budget is the least one known to suffice; the term the smallest one found (a
+        # smaller budget can give a larger term: nested matches on small guesses)
         if node.sol is None or cost <= node.cost:
-            node.sol, node.cost, node.via = term, cost, via
-        return term
+            node.cost = cost
+        if node.sol is None or term is not node.sol and (not self.generalise
+                                                         or size(term) < size(node.sol)):
+            node.sol, node.via = term, via
+        return node.sol
 
     def attempt(self, node, d, k):
         t, goal = node.type, node.goal
         if t[0] == "A":
             return self.intro_fix(node, d, k)
         if t == UNIT:
-            return UnitTerm, (0, 0), ("tuple", [])
+            return None if node.req else (UnitTerm, (0, 0, 0), ("tuple", []))
         vals = self.store.vals
         g0 = goal[0]
-        if g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
+        if t[0] == "V" and any(g >= 0 and vals[g][0] == "F" for g in goal):
+            return None         # a function example where an opaque value is asked for
+        if not node.req and g0 >= 0 and vals[g0][0] == "C" and vals[g0][2] == self.store.unit \
                 and all(g == g0 for g in goal):
-            return Ctor(vals[g0][1]), (0, 1), ("constructor", [])   # a constant: no guessing
+            # a constant -- unless an argument that has this one value in every example of the
+            # spec holds it: the examples never vary the key of a lookup, yet it is the key
+            var = self.generalise and self.fixed_args and next(
+                (a.expr for a in node.scope.atoms if a.size == 1 and a.vec == goal
+                 and isinstance(a.expr, Var) and a.expr.name in self.fixed_args), None)
+            return (var or Ctor(vals[g0][1])), (0, 1, 0), ("guess" if var else "constructor", [])
         term = self.guess(node, k)
         if term is not None:
-            return term, (0, size(term)), ("guess", [])
+            return term, (0, size(term), 0), ("guess", [])
         # A constructor (or tuple) whose arguments need no match is preferred to a match here;
         # a match here is preferred to one repeated inside every argument.
         intro = self.intro_tuple if t[0] == "T" else self.intro_ctor
@@ -141,6 +201,12 @@ class Synth:
             return found
         found = self.intro_match(node, d, k)
         if found is not None:
+            if self.generalise:
+                # Occam, locally: a guess smaller than the whole match is the better program
+                # (`f5 (#2 t1)` rather than a match on it that rebuilds each case)
+                smaller = self.guess(node, min(size(found[0]) - 1, k + MATCH_SLACK, MAX_SIZE))
+                if smaller is not None:
+                    return smaller, found[1], ("guess", [])
             return found
         return intro(node, d, k)
 
@@ -148,122 +214,37 @@ class Synth:
         enum = node.scope.enum
         if node.plain:
             return enum.lookup(node.type, node.goal, k)
-        vals = self.store.vals
-        goal = node.goal
+        st = self.store
+        worlds = [(i, g) for i, g in enumerate(node.goal) if g != ANY and st.vals[g][0] != "U"]
+        tops = [i for i, g in enumerate(node.goal) if g != ANY and st.vals[g][0] == "U"]
+        req = node.req
 
         def accept(vec):
-            for g, v in zip(goal, vec):
-                if g == ANY:
-                    continue
-                if vals[g][0] == "N":
-                    if v in vals[g][1]:
-                        return False
-                elif g != v:
-                    return False
-            return True
-        return enum.search(node.type, accept, k)
+            return all(vec[i] == g or sat(st, vec[i], g) for i, g in worlds)
 
-    def intro_fix(self, node, d, k):
-        scope, (_, ptype, rtype) = node.scope, node.type
-        tables = self.store.tables
-        parent, xs, outs = [], [], []
-        for i, g in enumerate(node.goal):
-            if g in tables:
-                for a, r in tables[g].items():
-                    parent.append(i)
-                    xs.append(a)
-                    outs.append(r)
-        if not parent:
-            return None
-        key = ("fix", node.goal)
-        child = scope._branches.get(key)
-        if child is None:
-            rep = lambda v: tuple(v[i] for i in parent)
-            names = dict(scope.names)
-            f = fresh(names, node.type)
-            x = fresh(names, ptype)
-            atoms = [Atom(a.expr, a.type, rep(a.vec), a.size, a.dec, a.param_of)
-                     for a in scope.atoms if a.size == 1]
-            atoms += [Atom(e.expr, e.type, e.vec, 1, frozenset(), frozenset([f]))
-                      for e in decompose(self, Var(x), ptype, tuple(xs), frozenset())]
-            vars_ = [(y, rep(v)) for y, v in scope.vars] + [(f, rep(node.goal)), (x, tuple(xs))]
-            fixes = [(g, pt, rt, rep(fv)) for g, pt, rt, fv in scope.fixes]
-            fixes.append((f, ptype, rtype, rep(node.goal)))
-            child = Scope(self, len(parent), atoms, vars_, fixes, names)
-            child.fix_names = (f, x)
-            scope._branches[key] = child
-        body = self.solve(child.node(rtype, tuple(outs)), d, k)
-        if body is None:
-            return None
-        f, x = child.fix_names
-        cnode = child.node(rtype, tuple(outs))
-        return Fix(f, x, ptype, rtype, body), cnode.cost, ("fix", [cnode])
+        keep = (lambda term: req <= free_vars(term)) if req else None
 
-    def intro_tuple(self, node, d, k):
-        vals = self.store.vals
-        comps = node.type[1]
-        items, cost, kids = [], (0, 0), []
-        for j, ct in enumerate(comps):
-            sub = tuple(vals[g][1][j] if g >= 0 and vals[g][0] == "T" else ANY for g in node.goal)
-            cn = node.scope.node(ct, sub)
-            term = self.solve(cn, d, k)
-            if term is None:
-                return None
-            items.append(term)
-            kids.append(cn)
-            cost = max(cost, cn.cost)
-        return Tuple(items), cost, ("tuple", kids)
-
-    def intro_ctor(self, node, d, k):
-        vals = self.store.vals
-        heads = {vals[g][1] for g in node.goal if g >= 0 and vals[g][0] == "C"}
-        if len(heads) != 1:
-            return None
-        (cname,) = heads
-        atype = self.prog.ctors[cname][1]
-        sub = []
-        for g in node.goal:
-            if g == ANY:
-                sub.append(ANY)
-            elif vals[g][0] == "C":
-                sub.append(vals[g][2])
-            else:               # a negative example `not v`
-                same = [vals[v][2] for v in vals[g][1] if vals[v][1] == cname]
-                if not same:
-                    sub.append(ANY)
-                elif atype == UNIT or atype[0] == "T":
-                    return None  # cannot split `not (C (a, b))` into components
-                else:
-                    sub.append(self.store.negative(same))
-        if atype == UNIT:
-            return Ctor(cname), (0, 1), ("constructor", [])
-        cn = node.scope.node(atype, tuple(sub))
-        term = self.solve(cn, d, k)
-        if term is None:
-            return None
-        return Ctor(cname, term), cn.cost, ("constructor", [cn])
-
-    def intro_match(self, node, d, k):
-        scope = node.scope
-        for scrut in scope.scrutinees(MAX_SCRUTINEE):
-            branches = scope.branches(scrut)
-            if any(not idx for _, idx, _ in branches):
-                continue
-            arms, cost, kids = [], (d, 0), []
-            for pat, idx, child in branches:
-                cn = child.node(node.type, tuple(node.goal[i] for i in idx))
-                term = self.solve(cn, d - 1, k)
-                if term is None:
-                    break
-                arms.append((pat, term))
-                kids.append(cn)
-                cost = (max(cost[0], cn.cost[0] + 1), max(cost[1], cn.cost[1]))
-            else:
-                return Match(scrut[0], arms), cost, ("match", kids)
-        return None
+        # Where the examples leave a value open (⊤), a term carrying an input the examples
+        # also leave open is preferred to one of equal size that does not: `['a] -> ['a; a]`
+        # reads as "keep the element", not "any element will do".
+        score = ((lambda vec: sum(not exact(st, vec[i]) for i in tops))
+                 if tops and self.generalise else None)
+        return enum.search(node.type, accept, k, score, keep)
 
 
 UnitTerm = Tuple(())
+
+
+def refined(st, g):
+    """Does the example value ``g`` hold a refinement anywhere (inputs of its tables too)?"""
+    if g not in st.tables:
+        return not exact(st, g)
+    return bool(st.fuzzy[g]) or any(refined(st, r) for r in st.tables[g].values())
+
+
+def scrutinee_cap(k):
+    """The largest scrutinee allowed with guesses up to size k."""
+    return min(max(m for k0, m in SCRUTINEE_STEPS if k >= k0), MAX_SCRUTINEE)
 
 
 def count_examples(ex):
@@ -272,57 +253,44 @@ def count_examples(ex):
     return 1
 
 
-def example_paths(ex, prefix=()):
-    if isinstance(ex, ExTable):
-        for a, r in ex.entries:
-            yield from example_paths(r, prefix + (a,))
-    else:
-        yield prefix, ex
-
-
-def verify(syn, program):
-    """Evaluate the program on every example with real recursion; True if all agree."""
-    st = syn.store
-    st.memo = {}
-    fn = st.eval(program, {})
-    for inputs, out in example_paths(syn.prog.goal.examples):
-        v = fn
-        for a in inputs:
-            v = st.apply(v, syn.example_value(a))
-        if isinstance(out, Not):
-            if v < 0 or v == st.eval(out.value, {}):
-                return False
-        elif v < 0 or v != syn.example_value(out):
-            return False
-    return True
-
-
-def synthesize(prog, timeout=None, focusing=True) -> Result:
-    """Synthesise the goal of a parsed spec; never raises for an unsolvable spec."""
+def synthesize(prog, timeout=None, focusing=True, deadline=None, generalise=True) -> Result:
+    """Synthesise the goal of a parsed spec; never raises for an unsolvable spec (a spec that
+    is not well-typed or whose examples contradict each other raises SynthInputError)."""
     t0 = time.perf_counter()
+    if deadline is None and timeout is not None:
+        deadline = time.monotonic() + timeout
+    limit = f"timeout after {timeout:g} s" if timeout is not None else "timeout"
     goal = prog.goal
     res = Result(goal.name, False, examples=count_examples(goal.examples))
-    syn = Synth(prog, focusing=focusing, timeout=timeout)
+    syn = None
+    # The search makes many small objects and frees none of them until it ends: cyclic
+    # garbage collection passes over them during the search would cost 10-20% of its time
+    # and free nothing.  One pass after it (when the caller next allocates) frees its cycles.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
+        syn = Synth(prog, focusing=focusing, deadline=deadline, generalise=generalise)
         term = syn.run()
         if term is None:
             res.limits = (f"no program within match depth {MAX_DEPTH}, guess size {MAX_SIZE}, "
                           f"scrutinee size {MAX_SCRUTINEE}")
+        else:
+            res.program, res.size = term, size(term)
+            res.text = show_program(goal.name, goal.type, term, prog.style)
+            res.verified, res.checked = verify(syn, term)
+            res.solved = res.verified
+            if not res.verified:
+                res.limits = f"candidate program failed verification: {res.checked}"
     except SynthTimeout:
-        term = None
-        res.limits = f"timeout after {timeout:g} s"
+        res.solved = res.verified = False
+        res.limits = limit
     except RecursionError:
-        term = None
+        res.solved = res.verified = False
         res.limits = "recursion limit reached"
-    res.seconds = time.perf_counter() - t0
-    res.stats = dict(syn.stats)
-    if term is not None:
-        res.program = term
-        res.size = size(term)
-        res.verified = verify(syn, term)
-        res.solved = res.verified
-        res.text = show_program(goal.name, goal.type, term, prog.style)
-        if not res.verified:
-            res.limits = "candidate program failed verification"
+    finally:
         res.seconds = time.perf_counter() - t0
+        res.stats = dict(syn.stats) if syn is not None else {}
+        syn = None
+        if collecting:
+            gc.enable()
     return res

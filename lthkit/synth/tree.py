@@ -10,9 +10,12 @@ scope: a type and the value wanted in each world.  The search over nodes is ``sy
 """
 from __future__ import annotations
 
+import itertools
+
 from .evaluate import UNDEF
 from .guess import Enumerator
-from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var
+from .refine import exact, split
+from .syntax import UNIT, App, PCtor, PTuple, PVar, Proj, Var, subst_type, type_args, type_vars
 
 # Among scrutinees, recursive calls (`match f1 l2 with ...`) are tried before variables.  Both
 # orders find programs of the same depth and size, but with variables first list_even_parity
@@ -44,6 +47,8 @@ def fresh(names, t):
 def prefix(t):
     if t[0] == "A":
         return "f"
+    if t[0] == "V":
+        return "p"          # a value of a type variable, as the POPL 2016 tool names it
     if t[0] == "T":
         return "t" if t != UNIT else "u"
     return t[1][0]
@@ -57,6 +62,7 @@ class Scope:
         self.atoms = atoms + self.recursive_calls(atoms)
         self._enum = None
         self._scruts = {}
+        self._sorted = {}
         self._branches = {}
         self._envs = None
         self.nodes = {}
@@ -98,20 +104,27 @@ class Scope:
             self._envs = [{x: vec[i] for x, vec in self.vars} for i in range(self.n)]
         return self._envs
 
-    def node(self, typ, goal):
-        key = (typ, goal)
+    def node(self, typ, goal, req=frozenset()):
+        """The goal of a term of ``typ`` with value ``goal[i]`` in world i; ``req``: variables
+        the term must use (see ``Synth.prefer_relevant``)."""
+        key = (typ, goal, req)
         nd = self.nodes.get(key)
         if nd is None:
-            nd = self.nodes[key] = Node(self, typ, goal)
+            nd = self.nodes[key] = Node(self, typ, goal, req)
         return nd
 
     # -- match introduction ----------------------------------------------------------------
     def scrutinees(self, smax):
-        """(term, vector, branches) for every E-term of a datatype up to size smax that sends
-        at least one world to every constructor."""
+        """(term, type, vector, size) for every E-term of a datatype up to size smax that
+        sends at least one world to every constructor; recursive calls first."""
+        got = self._sorted.get(smax)
+        if got is not None:
+            return got
         out = []
-        vals = self.syn.store.vals
-        dts = self.syn.prog.datatypes
+        st = self.syn.store
+        vals = st.vals
+        prog = self.syn.prog
+        refined = self.syn.refined
         for s in range(1, smax + 1):
             if s in self._scruts:
                 out.extend(self._scruts[s])
@@ -120,19 +133,25 @@ class Scope:
             for term, t, vec in self.enum.elims_of_size(s):
                 if t[0] != "B":
                     continue
-                ctors = dts[t[1]]
+                ctors = prog.datatypes[t[1]]
                 if len(ctors) < 2:
                     continue
-                heads = {vals[v][1] for v in vec}
+                if refined:     # ⊤ reaches every branch, a union several
+                    heads = {c for v in vec for c, _ in split(st, v, t)}
+                else:
+                    heads = {vals[v][1] for v in vec}
                 if len(heads) == len(ctors):
                     found.append((term, t, vec, s))
             self._scruts[s] = found
             out.extend(found)
         if RECURSIVE_SCRUTINEES_FIRST:
-            fixes = {f for f, _, _, _ in self.fixes}
-            out.sort(key=lambda c: not (isinstance(c[0], App) and isinstance(c[0].fn, Var)
-                                        and c[0].fn.name in fixes))
+            out.sort(key=lambda c: not self.is_recursive_call(c[0]))
+        self._sorted[smax] = out
         return out
+
+    def is_recursive_call(self, term):
+        return (isinstance(term, App) and isinstance(term.fn, Var)
+                and any(term.fn.name == f for f, _, _, _ in self.fixes))
 
     def branches(self, scrut):
         """Child scopes of a match on ``scrut``: [(pattern, world indices, scope)]."""
@@ -142,13 +161,23 @@ class Scope:
         if got is not None:
             return got
         syn = self.syn
-        vals = syn.store.vals
+        st = syn.store
+        vals = st.vals
         atom = next((a for a in self.atoms if a.expr is term), None)
         dec = (atom.dec | atom.param_of) if atom is not None and atom.size == 1 else frozenset()
+        if syn.refined:         # a world may reach several branches (⊤, unions)
+            reach = [split(st, v, typ) for v in vec]
+        else:
+            reach = [((vals[v][1], vals[v][2]),) for v in vec]
         out = []
-        for cname, atype in syn.prog.datatypes[typ[1]]:
-            idx = [i for i, v in enumerate(vec) if vals[v][1] == cname]
-            args = tuple(vals[vec[i]][2] for i in idx)
+        for cname, atype in syn.prog.ctors_of(typ):
+            idx, args = [], []
+            for i, arms in enumerate(reach):
+                for c, arg in arms:
+                    if c == cname:
+                        idx.append(i)
+                        args.append(arg)
+            args = tuple(args)
             names = dict(self.names)
             proj = lambda v: tuple(v[i] for i in idx)
             atoms = [Atom(a.expr, a.type, proj(a.vec), a.size, a.dec, a.param_of)
@@ -191,14 +220,44 @@ def decompose(syn, expr, typ, vec, dec):
 
 
 class Node:
-    __slots__ = ("scope", "type", "goal", "plain", "fails", "sol", "cost", "via")
+    __slots__ = ("scope", "type", "goal", "req", "plain", "fails", "sol", "cost", "via")
 
-    def __init__(self, scope, typ, goal):
-        self.scope, self.type, self.goal = scope, typ, goal
-        vals = scope.syn.store.vals
-        self.plain = all(g >= 0 and vals[g][0] != "N" for g in goal)
+    def __init__(self, scope, typ, goal, req=frozenset()):
+        self.scope, self.type, self.goal, self.req = scope, typ, goal, req
+        st = scope.syn.store
+        self.plain = not req and (not scope.syn.refined
+                                  or all(g >= 0 and exact(st, g) for g in goal))
         self.fails = {}
         self.sol = None
         self.cost = None
         self.via = None         # (rule, child nodes) of the solution
         scope.syn.stats["nodes"] += 1
+
+
+def type_universe(prog, goal_type, limit=12):
+    """The datatypes and type variables a goal works with: those in its type and, within
+    ``limit``, the types their constructors carry (what a polymorphic helper may be used at)."""
+    seen, todo = [], [goal_type]
+    while todo and len(seen) < limit:
+        t = todo.pop(0)
+        if t[0] in ("A", "T"):
+            todo.extend(t[1:] if t[0] == "A" else t[1])
+        elif t not in seen:
+            seen.append(t)
+            if t[0] == "B":
+                todo.extend(type_args(t))
+                todo.extend(a for _, a in prog.ctors_of(t))
+    return seen
+
+
+def instances(t, universe, limit=16):
+    """A helper's type at each way of giving its type variables types from ``universe``."""
+    names = sorted(type_vars(t))
+    if not names:
+        return [t]
+    out = []
+    for combo in itertools.product(universe, repeat=len(names)):
+        out.append(subst_type(t, dict(zip(names, combo))))
+        if len(out) >= limit:
+            break
+    return out
