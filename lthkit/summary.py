@@ -4,15 +4,16 @@
     df = summary.table("runs/rewind")        # a row per cell and claim
     summary.write_html(df, "runs/rewind/summary.html", title="runs/rewind")
 
-The table has a column per parameter of the cells, then ``status`` (``done``; ``stale`` when
-the cell finished with another version of the notebook or lthkit; ``failed``;
-``interrupted``; ``new``), the claim (``claim_no``, ``claim``, ``measured``,
-``measured_value``, ``expected``, ``verdict``), a column per headline metric of the chapter's
-``metrics.json`` (nested ones flattened as ``xor_success.ticket_2``) and the ``error`` of a
-failed cell. A cell without metrics has one row, with no claim. ``measured_value`` is the
-measurement as a number: the measurement itself when it is one, else the first number of its
-text, which the chapters write as the estimate before its interval (``+0.12 pp [-0.3, +0.5]``
-→ 0.12).
+The table has a column per parameter of the cells (lists as JSON text), then ``status``
+(``done``; ``stale`` when the cell finished with another version of the notebook or lthkit;
+``failed``; ``interrupted``; ``new``), the claim (``claim_no``, ``claim``, ``measured`` and
+``expected`` as text, ``shown`` as the chapter displays it when it says, ``measured_value``,
+``verdict``), a column per headline metric of the chapter's ``metrics.json`` (nested ones
+flattened as ``xor_success.ticket_2``) and the ``error`` of a failed cell. A cell without
+metrics has one row, with no claim. ``measured_value`` is the measurement as a number: itself
+when it is one, the estimate of a ``(mean, lo, hi)`` triple, else the first number of its text,
+which the chapters write as the estimate before its interval (``+0.12 pp [-0.3, +0.5]`` →
+0.12).
 
 The HTML page draws the verdicts, the measured values and the headline metrics across the
 grid with ``lthkit.charts`` (a static SVG per chart, and the Vega bundle written beside the
@@ -31,7 +32,8 @@ import pandas as pd
 
 from lthkit import batch, cells
 
-CLAIM_COLUMNS = ["claim_no", "claim", "measured", "measured_value", "expected", "verdict"]
+CLAIM_COLUMNS = ["claim_no", "claim", "measured", "shown", "measured_value", "expected",
+                 "verdict"]
 VERDICT_COLOURS = {"pass": "#009E73", "fail": "#D55E00", "inconclusive": "#BBBBBB"}
 _LEADING_NUMBER = re.compile(r"\s*([+-−]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
 
@@ -42,6 +44,8 @@ def is_batch(path: str | os.PathLike) -> bool:
 
 def number(measured) -> float | None:
     """``measured`` as a number (see the module's doc), or None."""
+    if isinstance(measured, (list, tuple)) and measured:  # an estimate: (mean, lo, hi)
+        measured = measured[0]
     if isinstance(measured, bool) or measured is None:
         return None
     if isinstance(measured, (int, float)):
@@ -67,7 +71,8 @@ def table(out: str | os.PathLike) -> pd.DataFrame:
     rows = []
     for cell in sorted(found, key=lambda c: [_order(c.params.get(n)) for n in names]):
         state = cells.status(cell)
-        base = {"cell": cell.name, **{n: cell.params.get(n) for n in names}, "status": state}
+        base = {"cell": cell.name, **{n: _plain(cell.params.get(n)) for n in names},
+                "status": state}
         doc = cells.read_json(cell.dir / cells.METRICS) if state in ("done", "stale") else None
         if doc is None:
             rows.append({**base, "error": cells.error(cell) if state == "failed" else None})
@@ -76,12 +81,23 @@ def table(out: str | os.PathLike) -> pd.DataFrame:
                    for k, v in flatten(doc.get("metrics", {})).items()}
         for no, c in enumerate(doc.get("claims", []), 1):
             rows.append({**base, "claim_no": no, "claim": c.get("claim"),
-                         "measured": c.get("measured"), "measured_value": number(c.get("measured")),
-                         "expected": c.get("expected"), "verdict": c.get("verdict"), **metrics})
+                         "measured": _text(c.get("measured")), "shown": c.get("shown"),
+                         "measured_value": number(c.get("measured")),
+                         "expected": _text(c.get("expected")), "verdict": c.get("verdict"),
+                         **metrics})
     df = pd.DataFrame(rows)
     columns = ["cell", *names, "status", *CLAIM_COLUMNS]
     extra = [c for c in df.columns if c not in columns and c != "error"]
     return df.reindex(columns=columns + extra + ["error"])
+
+
+def _text(value) -> str | None:
+    # One type per column, whatever the chapters measure: text, numbers, (mean, lo, hi).
+    return value if value is None or isinstance(value, str) else json.dumps(value)
+
+
+def _plain(value):
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
 def _order(value):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import re
@@ -17,6 +18,7 @@ from lthkit import batch, book, cells, claims, cli, summary
     (0.5, 0.5), (36, 36.0), ("+0.12 pp [-0.30, +0.50]", 0.12), ("-1.45 pp, mean over 1", -1.45),
     ("0.81 [0.57, 0.93] vs 0.12", 0.81), ("−2.5 pp", -2.5), ("+nan pp", None),
     ("no controls ran", None), (None, None), (True, None), ("1e-3 loss", 1e-3),
+    ([0.02, -0.01, 0.05], 0.02), ([], None),
 ])
 def test_the_measured_value_is_the_leading_number(measured, value):
     assert summary.number(measured) == value
@@ -92,17 +94,25 @@ def test_failed_and_unfinished_cells_are_rows_with_their_state(demo_notebook, tm
     plan = batch.plan(nb, tmp_path / "b", {"points": [2, 3, 4]})
     batch.prepare(plan)
     done, failed, new = plan.cells
-    claims.write_metrics([claims.claim("grows", 4, "> 0", True)], {"points": 2},
-                         {"area": 1.5, "nested": {"x": 2}}, path=done.dir / "metrics.json")
+    claims.write_metrics([claims.claim("grows", 4, "> 0", True),
+                          claims.claim("gains", (0.02, -0.01, 0.05), 0.0, None, fmt=".2f")],
+                         {"points": 2}, {"area": 1.5, "nested": {"x": 2}},
+                         path=done.dir / "metrics.json")
     (done.dir / "demo.ipynb").write_text("{}")
     (done.dir / "done.json").write_text(json.dumps({"key": done.key}))
     (failed.dir / "failed.json").write_text(json.dumps({"error": "cell 4 raised Boom"}))
     df = summary.table(tmp_path / "b")
-    assert df[["points", "status"]].values.tolist() == [[2, "done"], [3, "failed"],
-                                                        [4, "new"]]
-    assert df.loc[0, ["claim", "measured_value", "area", "nested.x"]].tolist() == [
-        "grows", 4.0, 1.5, 2]
-    assert df.loc[1, "error"] == "cell 4 raised Boom" and pd.isna(df.loc[1, "claim"])
+    assert df[["points", "status"]].values.tolist() == [[2, "done"], [2, "done"],
+                                                        [3, "failed"], [4, "new"]]
+    assert df.loc[0, ["claim", "measured", "measured_value", "area", "nested.x"]].tolist() == [
+        "grows", "4", 4.0, 1.5, 2]
+    assert df.loc[1, ["measured", "shown", "measured_value", "verdict"]].tolist() == [
+        "[0.02, -0.01, 0.05]", "0.02 [-0.01, 0.05]", 0.02, "inconclusive"]
+    assert df.loc[2, "error"] == "cell 4 raised Boom" and pd.isna(df.loc[2, "claim"])
+    if importlib.util.find_spec("pyarrow"):  # one type per column, so Parquet takes it
+        df.to_parquet(tmp_path / "t.parquet")
+        back = pd.read_parquet(tmp_path / "t.parquet")
+        assert back["measured"].tolist() == df["measured"].tolist()
     page = summary.write_html(df, tmp_path / "b" / "summary.html", title="demo")
     html = page.read_text()
     assert "Cells without a current result" in html and "cell 4 raised Boom" in html
