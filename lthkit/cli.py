@@ -19,7 +19,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -189,7 +188,8 @@ def _rerun(args: argparse.Namespace) -> int:
     try:
         grid = batch.parse_grid(args.grid, parse_value)
         fixed = {name: parse_value(value) for name, value in args.parameters}
-        given = [f"--{k.replace('_', '-')}" for k in SLURM_OPTIONS if getattr(args, k) is not None]
+        given = [f"--{k.replace('_', '-')}" for k in SLURM_OPTIONS
+                 if getattr(args, k) is not None]
         if given and args.executor != "slurm":
             raise ValueError(f"{', '.join(given)}: only with --executor slurm")
         options = slurm.Options(args.partition, args.gpus_per_job or 0, args.cpus_per_job,
@@ -214,8 +214,7 @@ def _rerun(args: argparse.Namespace) -> int:
                                progress=not args.no_progress)
     except (batch.BadBatch, slurm.SlurmError) as e:
         raise _Usage(str(e)) from None
-    except KeyboardInterrupt as e:  # procs.Interrupted (SIGINT, SIGTERM) or a bare Ctrl-C
-        e = e if isinstance(e, procs.Interrupted) else procs.Interrupted(signal.SIGINT)
+    except procs.Interrupted as e:  # SIGINT or SIGTERM: the cells are stopped
         return _interrupted("rerun", f"running {plan.out}", e, "Finished cells are kept: "
                             "run the same command again to run the rest.")
     print(f"{report.total} cells: {report.earlier} finished earlier, {len(report.done)} now, "
@@ -323,12 +322,14 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     re_.add_argument("notebook", help="a chapter notebook, e.g. notebooks/01_lottery_tickets.ipynb")
     re_.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
                      help="a parameter and its values, read as YAML ([1, 2] stays one value); "
-                          "repeat for more, e.g. --grid first_seed=0,4 --grid rewind_step=0it,100it")
+                          "repeat for more, e.g. --grid first_seed=0,4 "
+                          "--grid rewind_step=0it,100it")
     re_.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append",
                      default=[], metavar=("NAME", "VALUE"), help="a parameter every cell shares")
     re_.add_argument("--out", required=True, metavar="DIR", help="the batch folder, e.g. runs/NAME")
     re_.add_argument("--executor", choices=["local", "slurm"], default="local",
-                     help="local: worker processes here (default); slurm: an array job via submitit")
+                     help="local: worker processes here (default); slurm: an array job "
+                          "through submitit")
     re_.add_argument("--jobs", type=int, default=None, metavar="N",
                      help="cells run at once (local: at most the cores, default 1; slurm: "
                           "default all)")
@@ -339,7 +340,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     slurm_opts.add_argument("--cpus-per-job", type=int, metavar="N")
     slurm_opts.add_argument("--time", help="limit per job: minutes, H:MM:SS or D-H:MM:SS "
                             "(default 60)")
-    slurm_opts.add_argument("--mem", default=None, help="memory per job, e.g. 16G")
+    slurm_opts.add_argument("--mem", help="memory per job, e.g. 16G")
     re_.set_defaults(func=_rerun)
 
     col = sub.add_parser("collect", help="gather the claims of many runs into one table",
