@@ -88,7 +88,9 @@ def table(out: str | os.PathLike) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     columns = ["cell", *names, "status", *CLAIM_COLUMNS]
     extra = [c for c in df.columns if c not in columns and c != "error"]
-    return df.reindex(columns=columns + extra + ["error"])
+    df = df.reindex(columns=columns + extra + ["error"])
+    df["claim_no"] = df["claim_no"].astype("Int64")  # 1, not 1.0, beside cells without claims
+    return df
 
 
 def _text(value) -> str | None:
@@ -169,7 +171,6 @@ def _across(data: pd.DataFrame, y: str, panel: str, grid: list[str]) -> dict:
     x_field = grid[0] if len(grid) in (1, 2) else "cells"
     enc = {"x": alt.X(f"{x_field}:O", title=x_field if x_field != "cells" else None,
                       axis=alt.Axis(labelAngle=0 if x_field != "cells" else -40)),
-           # "~g": 0.8125 stays 0.8125 where the values do not vary (else it reads as "1")
            "y": alt.Y(f"{y}:Q", title=None, scale=alt.Scale(zero=False),
                       axis=alt.Axis(format="~g", tickCount=4)),
            "tooltip": ["cells", alt.Tooltip(f"{y}:Q", format=".4g")]}
