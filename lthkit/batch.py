@@ -109,8 +109,10 @@ def cell_name(params: Mapping[str, Any]) -> str:
 
 def plan(notebook: str | os.PathLike, out: str | os.PathLike, grid: Mapping[str, list],
          fixed: Mapping[str, Any] | None = None, *, kernel: str = book.KERNEL,
-         store: str | os.PathLike | None = None) -> Plan:
-    """Every cell of the grid, each validated by the chapter's ``hparams.resolve``.
+         store: str | os.PathLike | None = None, here: bool = True) -> Plan:
+    """Every cell of the grid, each validated by the chapter's ``hparams.resolve`` and, when
+    the cells run ``here`` (not on cluster nodes), the data and device they name by
+    ``preflight`` (a login node has no GPU; each job's notebook checks its own node).
 
     Raises ``BadBatch`` naming the cells and what their chapter allows, before anything is
     written or run."""
@@ -129,7 +131,7 @@ def plan(notebook: str | os.PathLike, out: str | os.PathLike, grid: Mapping[str,
     for values in itertools.product(*(grid[n] for n in names)):
         params = {**dict(zip(names, values)), **fixed}
         try:
-            book.validate_parameters(notebook, params)
+            _validate(notebook, params, here)
         except book.BadParameters as e:
             errors.append(f"  {show(dict(zip(names, values))) or 'every cell'}: {e}")
             continue
@@ -142,6 +144,19 @@ def plan(notebook: str | os.PathLike, out: str | os.PathLike, grid: Mapping[str,
                        f"parameters; nothing ran:\n{shown}")
     store = Path(store).resolve() if store else book.store_root()
     return Plan(notebook, out, cells, kernel, store)
+
+
+def _validate(notebook: Path, params: dict, here: bool) -> None:
+    if here:
+        book.validate_parameters(notebook, params)
+        return
+    chapter = book.notebook_metadata(notebook).get("chapter")
+    if chapter:
+        from lthkit import hparams
+        try:
+            hparams.resolve(chapter, **params)
+        except hparams.ParameterError as e:
+            raise book.BadParameters(str(e)) from e
 
 
 # --- running ----------------------------------------------------------------------------

@@ -195,7 +195,8 @@ def _rerun(args: argparse.Namespace) -> int:
         options = slurm.Options(args.partition, args.gpus_per_job or 0, args.cpus_per_job,
                                 slurm.parse_time(args.time or "60"),
                                 slurm.parse_mem(args.mem) if args.mem else None)
-        plan = batch.plan(args.notebook, args.out, grid, fixed, kernel=args.kernel)
+        plan = batch.plan(args.notebook, args.out, grid, fixed, kernel=args.kernel,
+                          here=args.executor == "local")
     except (ValueError, batch.BadBatch) as e:
         raise _Usage(str(e)) from None
     if args.dry_run:

@@ -47,6 +47,21 @@ def test_options_become_submitit_parameters():
         "name", "timeout_min", "slurm_array_parallelism"}
 
 
+def test_cells_for_the_cluster_are_not_checked_against_this_machine(tmp_path):
+    """A login node has no GPU: `-p device cuda` is checked on the nodes, by each notebook."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    with pytest.raises(batch.BadBatch, match="cuda"):
+        batch.plan(LOTTERY, tmp_path / "b", {"first_seed": [0, 1]}, {"device": "cuda"})
+    plan = batch.plan(LOTTERY, tmp_path / "b", {"first_seed": [0, 1]}, {"device": "cuda"},
+                      here=False)
+    assert [c.params["device"] for c in plan.cells] == ["cuda", "cuda"]
+    with pytest.raises(batch.BadBatch, match="device"):  # names and values are still checked
+        batch.plan(LOTTERY, tmp_path / "b", {"first_seed": [0]}, {"device": "tpu"}, here=False)
+
+
 @pytest.mark.skipif(shutil.which("sbatch") is not None, reason="this machine has Slurm")
 def test_slurm_without_sbatch_says_where_to_submit_from(tmp_path):
     plan = batch.plan(LOTTERY, tmp_path / "b", {"first_seed": [0]})
