@@ -51,7 +51,8 @@ class Run:
     state: dict | None = None          # ... unless given here (e.g. rewound weights)
     mask: masks_.Mask | None = None
     start: int | str = 0               # iteration the run starts at (rewinding)
-    checkpoints: tuple = ()            # Steps whose weights to keep
+    optimizer_state: dict | None = None   # to continue a run exactly; None starts afresh
+    checkpoints: tuple = ()            # Steps whose weights (and optimiser state) to keep
     device: str = "cpu"
 
 
@@ -66,12 +67,16 @@ def workers() -> int:
 
 
 def fit(run: Run, progress=None) -> Result:
-    """Train one run on the calling thread."""
-    model = models.build(run.model, run.init_seed)
+    """Train one run on the calling thread, with torch on one thread: every run trains so, in
+    the pool or not, and a second intra-op thread would change the order of floating-point sums
+    (the last bits of the results)."""
+    model = models.for_data(run.model, run.init_seed, run.data)
     if run.state is not None:
         model.load_state_dict(run.state)
-    return train(model, run.data, run.config, run.order_seed, mask=run.mask, start=run.start,
-                 checkpoints=run.checkpoints, progress=progress, device=run.device)
+    with single_thread():
+        return train(model, run.data, run.config, run.order_seed, mask=run.mask, start=run.start,
+                     checkpoints=run.checkpoints, optimizer_state=run.optimizer_state,
+                     progress=progress, device=run.device)
 
 
 def train_many(runs: Sequence[Run], progress=None, n_workers: int | None = None) -> list[Result]:

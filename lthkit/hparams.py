@@ -41,9 +41,9 @@ class Lottery:
     """Chapter 1: lottery tickets on XOR and on MNIST with LeNet-300-100."""
 
     preset: str = "default"
-    # Six seeds: the early-stopping iteration varies by about 100 iterations from seed to seed,
-    # and fewer seeds leave the earlier-stopping claim undecided on some seed sets.
-    seeds: int = _knob(6, low=1, high=100, doc="independent IMP runs (init and order seeds)")
+    # Eight seeds: the early-stopping iteration varies by about 110 iterations from seed to seed
+    # (measured), and six left the earlier-stopping claim undecided on some seed sets.
+    seeds: int = _knob(8, low=1, high=100, doc="independent IMP runs (init and order seeds)")
     first_seed: int = _knob(0, low=0, high=1_000_000,
                             doc="seeds used are first_seed … first_seed+seeds-1")
     # XOR
@@ -62,14 +62,14 @@ class Lottery:
     # Steps: up to a million iterations or a thousand epochs, 20x the paper's 50K iterations.
     train_steps: str = _knob("1500it", step=True, high=_MOST_STEPS,
                              doc="training length of the dense network and the tickets")
-    control_steps: str = _knob("2500it", step=True, high=_MOST_STEPS,
+    control_steps: str = _knob("2200it", step=True, high=_MOST_STEPS,
                                doc="training length of the two controls")
     eval_every: str = _knob("40it", step=True, high=_MOST_STEPS,
                             doc="how often the validation loss is measured")
     val_size: int = _knob(500, low=1, high=20_000,
                           doc="training examples held out for early stopping")
     rounds: int = _knob(15, low=0, high=60, doc="pruning rounds after the dense run")
-    control_every: int = _knob(3, low=1, high=60,
+    control_every: int = _knob(4, low=1, high=60,
                                doc="controls train at the last round and every n-th before it")
     prune_rate: float = _knob(0.2, low=0.0, high=0.99, doc="fraction of hidden weights per round")
     output_prune_rate: float = _knob(0.1, low=0.0, high=0.99, doc="same, output layer")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from . import engine, masks, models, store
 from .steps import Step
-from .train import Config, single_thread
+from .train import Config
 
 KINDS = ("ticket", "reinit", "random")
 
@@ -144,10 +144,8 @@ class _Chain:
             params["control_steps"] = self.experiment.control_steps
 
         def task(tick):
-            # Always one thread, so an entry is bitwise the same whichever path computed it.
-            with single_thread():
-                return store.cached(f"lottery.{kind}", params, lambda: compute(tick),
-                                    data_fingerprint=self.data.fingerprint)
+            return store.cached(f"lottery.{kind}", params, lambda: compute(tick),
+                                data_fingerprint=self.data.fingerprint)
         return task
 
     def tasks(self, round_: int) -> list[tuple]:
@@ -178,7 +176,7 @@ class _Chain:
         """The rows of a finished round; keeps what the next round starts from."""
         if round_ == 0:
             self.rewind_state = results["ticket"]["rewind_state"]
-            self.mask = masks.Mask.ones(models.build(self.experiment.model, 0))
+            self.mask = masks.Mask.ones(models.for_data(self.experiment.model, 0, self.data))
         self.previous = results["ticket"]
         return [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed}
                 for kind in KINDS if kind in results]
@@ -221,10 +219,13 @@ def _row(round_: int, kind: str, mask: masks.Mask, summary: dict) -> dict:
             "trajectory": summary["trajectory"]}
 
 
-def weights_remaining(experiment: Experiment) -> list[float]:
+def weights_remaining(experiment: Experiment, data=None) -> list[float]:
     """% of prunable weights left after each round, 0 to ``rounds``, from the layer sizes and
-    rates alone (the counts magnitude pruning keeps, whatever the weights)."""
-    mask = masks.Mask.ones(models.build(experiment.model, 0))
+    rates alone (the counts magnitude pruning keeps, whatever the weights). ``data``: the
+    dataset, when the network's size depends on it (default: the model's default input)."""
+    model = (models.for_data(experiment.model, 0, data) if data is not None
+             else models.build(experiment.model, 0))
+    mask = masks.Mask.ones(model)
     sizes = {name: m.numel() for name, m in mask.items()}
     if experiment.scope == "global":
         kept, total, levels = sum(sizes.values()), sum(sizes.values()), [100.0]

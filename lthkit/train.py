@@ -13,6 +13,7 @@ uninterrupted run would have seen from that point, which is what rewinding needs
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import os
 import time
@@ -50,6 +51,7 @@ class Config:
 class Result:
     trajectory: list = field(default_factory=list)
     checkpoints: dict = field(default_factory=dict)   # iteration → state_dict
+    optimizer_states: dict = field(default_factory=dict)   # iteration → the optimiser's state
     final_state: dict | None = None
     early_stop_iteration: int | None = 0     # None: no validation split, no early stopping
     early_stop_test_acc: float | None = 0.0
@@ -145,10 +147,14 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, chunk: int = 10
 
 def train(model: nn.Module, data, config: Config, order_seed: int, *,
           mask: masks_.Mask | None = None, start: str | int = 0, checkpoints=(),
-          progress=None, device: str = "cpu") -> Result:
+          optimizer_state: dict | None = None, progress=None, device: str = "cpu") -> Result:
     """Train ``model`` in place from iteration ``start`` to ``config.train_steps``.
 
-    ``checkpoints``: Steps whose weights to keep (``result.checkpoints[iteration]``).
+    ``checkpoints``: Steps whose weights to keep (``result.checkpoints[iteration]``), with the
+    optimiser's state there (``result.optimizer_states[iteration]``).
+    ``optimizer_state``: the optimiser's state to start from (momentum, Adam's moments), so a run
+    continued from a checkpoint and its state is the uninterrupted run; None starts afresh, as
+    rewinding does.
     ``progress``: a tqdm-like bar to advance, or None.
     ``device``: where to train ("cpu", "cuda", …); checkpoints and results come back on the CPU."""
     per_epoch = data.iterations_per_epoch(config.batch_size)
@@ -167,9 +173,13 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     started = time.perf_counter()
     model.to(device)
     optimizer = _optimizer(config, model.parameters())
+    if optimizer_state is not None:
+        # A copy: load_state_dict keeps the given tensors, and two runs continued from one
+        # state (an instability pair) would otherwise update the same momentum buffers.
+        optimizer.load_state_dict(copy.deepcopy(optimizer_state))
     zero = masks_.zeroer(model, mask)
     rate, current = schedule(config, per_epoch), None
-    record = _Recorder(model, data, config, every, keep, result)
+    record = _Recorder(model, optimizer, data, config, every, keep, result)
     with deterministic():
         zero()
         model.train()
@@ -201,8 +211,8 @@ def _cpu_state(model: nn.Module) -> dict:
 class _Recorder:
     """Checkpoints and evaluations along a run: ``record(iteration)`` every iteration."""
 
-    def __init__(self, model, data, config, every, keep, result):
-        self.model, self.data, self.config = model, data, config
+    def __init__(self, model, optimizer, data, config, every, keep, result):
+        self.model, self.optimizer, self.data, self.config = model, optimizer, data, config
         self.every, self.keep, self.result = every, keep, result
         self.best_loss, self.best_row, self.best_state = math.inf, None, None
 
@@ -210,6 +220,7 @@ class _Recorder:
         model, data, result = self.model, self.data, self.result
         if iteration in self.keep:
             result.checkpoints[iteration] = _cpu_state(model)
+            result.optimizer_states[iteration] = copy.deepcopy(self.optimizer.state_dict())
         if iteration % self.every and iteration not in self.keep and not final:
             return
         if result.trajectory and result.trajectory[-1]["iteration"] == iteration:

@@ -188,6 +188,111 @@ def test_batches_in_an_empty_range_yield_nothing():
     assert list(_indexed(10).batches(3, order_seed=0, start=4, stop=4)) == []
 
 
+# --- augmentation ----------------------------------------------------------------------------
+
+def _images(n, channels=2, size=16):
+    """Images whose every pixel says where it came from: 1 + image·1000 + channel·100 +
+    row·10 + column (never 0, so the zero padding stands out)."""
+    i, c, r, k = torch.meshgrid(*(torch.arange(d) for d in (n, channels, size, size)),
+                                indexing="ij")
+    return (1 + i * 1000 + c * 100 + r * 10 + k).float()
+
+
+def _crops(out, source, pad):
+    """Every (dy, dx, flipped) whose crop of the zero-padded ``source`` equals ``out``."""
+    size = source.shape[-1]
+    padded = torch.nn.functional.pad(source, (pad, pad, pad, pad))
+    found = []
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            crop = padded[:, dy:dy + size, dx:dx + size]
+            found += [(dy, dx, flip) for flip, view in ((False, crop), (True, crop.flip(-1)))
+                      if torch.equal(view, out)]
+    return found
+
+
+def test_crop_flip_returns_a_padded_crop_mirrored_half_the_time():
+    x = _images(64)
+    out = data.crop_flip(x, torch.Generator().manual_seed(0), padding=2)
+    assert out.shape == x.shape
+    draws = [_crops(out[k], x[k], pad=2) for k in range(64)]
+    assert all(len(d) == 1 for d in draws)  # each output is exactly one crop of its own image
+    dys, dxs, flips = zip(*(d[0] for d in draws))
+    assert set(dys) == set(dxs) == set(range(5)) and 16 < sum(flips) < 48
+    assert (out == 0).any()  # padding shows where the crop leaves the image
+
+
+def test_crop_flip_pads_an_eighth_of_the_side_by_default():
+    x = _images(60, channels=1, size=32)
+    out = data.crop_flip(x, torch.Generator().manual_seed(1))
+    offsets = {_crops(out[k], x[k], pad=4)[0][:2] for k in range(60)}
+    assert {dy for dy, _ in offsets} | {dx for _, dx in offsets} == set(range(9))
+
+
+def _image_dataset(n=23, augment=True):
+    x = _images(n)
+    return data.Dataset("pictures", x, torch.arange(n) % 3, x[:2].clone(), torch.arange(2),
+                        num_classes=3, augment=augment)
+
+
+def test_augmented_batches_come_from_order_seed_and_iteration():
+    ds, plain = _image_dataset(), _image_dataset(augment=False)
+    for iteration in (0, 3, 7):
+        x, y = ds.batch(5, order_seed=3, iteration=iteration)
+        again, _ = ds.batch(5, order_seed=3, iteration=iteration)
+        px, py = plain.batch(5, order_seed=3, iteration=iteration)
+        assert torch.equal(x, again) and torch.equal(y, py)
+        assert all(len(_crops(x[k], px[k], pad=2)) == 1 for k in range(len(x)))
+        other, _ = ds.batch(5, order_seed=4, iteration=iteration)
+        assert not torch.equal(other, x)
+    # A run resumed at any iteration sees the same augmented batches.
+    full = list(ds.batches(5, order_seed=3, start=0, stop=12))
+    for (xa, ya), (xb, yb) in zip(full[6:], ds.batches(5, order_seed=3, start=6, stop=12)):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_batches_drawn_from_many_threads_are_those_drawn_alone():
+    # The engine trains runs on worker threads that share one dataset (and its order cache).
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds = _image_dataset(n=30)
+    draw = lambda seed: [ds.batch(4, seed, i)[0] for i in range(0, 200, 9)]  # noqa: E731
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(draw, range(70)))  # more seeds than the cache holds
+    alone = [draw(seed) for seed in range(70)]
+    assert all(torch.equal(a, b) for xs, ys in zip(together, alone) for a, b in zip(xs, ys))
+
+
+def test_each_epoch_augments_an_image_afresh():
+    ds, plain = _image_dataset(n=40), _image_dataset(n=40, augment=False)
+    first, second = ds.batch(40, 0, 0)[0], ds.batch(40, 0, 1)[0]
+    src_first, src_second = plain.batch(40, 0, 0)[0], plain.batch(40, 0, 1)[0]
+    where = {int(img[0, 2, 2]) // 1000: k for k, img in enumerate(src_second)}
+    same = sum(torch.equal(first[k], second[where[int(src_first[k][0, 2, 2]) // 1000]])
+               for k in range(40))
+    assert same < 10  # 25 equally likely draws: a few coincide, most differ
+
+
+def test_augmentation_is_on_for_image_datasets_by_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    assert not data.load("xor").augment
+    assert data.load("scenes", train=20, val=0, test=10).augment
+    assert not data.load("scenes", train=20, val=0, test=10, augment=False).augment
+    seen = []
+    monkeypatch.setattr(data, "_torchvision", lambda name, root, download, augment:
+                        seen.append((name, augment)))
+    data.load("cifar10"), data.load("mnist"), data.load("cifar10", augment=False)
+    assert seen == [("cifar10", True), ("mnist", False), ("cifar10", False)]
+
+
+def test_augmentation_needs_images_and_changes_the_fingerprint(mnist5k):
+    assert not mnist5k.augment
+    with pytest.raises(ValueError, match="images"):
+        data.load("mnist5k", augment=True)
+    assert _image_dataset().fingerprint != _image_dataset(augment=False).fingerprint
+    assert _image_dataset().split_validation(5).augment
+
+
 # --- the other names -------------------------------------------------------------------------
 
 def test_xor_has_the_four_points():

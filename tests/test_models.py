@@ -171,3 +171,59 @@ def test_unknown_name_lists_the_registry():
         models.build("resnet50", init_seed=0)
     for name in models.NAMES:
         assert name in str(error.value)
+
+
+# --- widths and input shapes -----------------------------------------------------------------
+
+@pytest.mark.parametrize("name, width", [("conv2", 64), ("conv6", 64), ("cifar_resnet_20", 16),
+                                         ("cifar_vgg_11", 64)])
+def test_the_default_width_is_the_papers(name, width):
+    plain = models.build(name, init_seed=0).state_dict()
+    suffixed = models.build(f"{name}_{width}", init_seed=0).state_dict()
+    assert plain.keys() == suffixed.keys()
+    assert all(torch.equal(plain[k], suffixed[k]) for k in plain)
+
+
+@pytest.mark.parametrize("name, stages", [("conv6_8", [8, 8, 16, 16, 32, 32]),
+                                          ("cifar_resnet_14_4", [4] + [4] * 4 + [8] * 5 + [16] * 5),
+                                          ("cifar_vgg_11_8", [8, 16, 32, 32, 64, 64, 64, 64])])
+def test_the_width_suffix_scales_every_stage(name, stages):
+    model = models.build(name, init_seed=0)
+    convs = [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == stages
+
+
+def test_conv_net_dense_layers_scale_with_the_width():
+    dense = [m.out_features for m in models.build("conv4_16", 0).modules()
+             if isinstance(m, nn.Linear)]
+    assert dense == [64, 64, 10]
+
+
+@pytest.mark.parametrize("name", ["lenet_300_100", "conv2_8", "conv4_4", "conv6_4",
+                                  "cifar_resnet_8_4", "cifar_resnet_20_2", "cifar_vgg_11_4",
+                                  "cifar_vgg_16_4"])
+@pytest.mark.parametrize("shape, classes", [((3, 32, 32), 10), ((1, 28, 28), 5),
+                                            ((3, 48, 40), 7), ((3, 16, 16), 2)])
+def test_networks_fit_the_images_and_classes_asked_for(name, shape, classes):
+    model = models.build(name, init_seed=0, input_shape=shape, num_classes=classes).eval()
+    with torch.no_grad():
+        out = model(torch.randn(2, *shape, generator=torch.Generator().manual_seed(0)))
+    assert out.shape == (2, classes) and torch.isfinite(out).all()
+    assert dict(model.named_parameters())[models.output_layer(model)].shape[0] == classes
+
+
+def test_lenet_takes_the_flattened_image():
+    model = models.build("lenet_300_100", init_seed=0, input_shape=(3, 32, 32))
+    assert model.layers[0].in_features == 3 * 32 * 32
+
+
+@pytest.mark.parametrize("name, shape, classes, message", [
+    ("cifar_vgg_16", (3, 8, 8), 10, "at least 16×16"),
+    ("conv6", (3, 4, 4), 10, "at least 8×8"),
+    ("conv4", (32, 32), 10, "channels, height, width"),
+    ("xor_mlp_4", (2,), 5, "xor"),
+    ("cifar_resnet_20_0", (3, 32, 32), 10, "width"),
+])
+def test_networks_that_cannot_fit_say_why(name, shape, classes, message):
+    with pytest.raises(ValueError, match=message):
+        models.build(name, init_seed=0, input_shape=shape, num_classes=classes)

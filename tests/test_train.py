@@ -1,6 +1,7 @@
 """lthkit.train: deterministic training under a mask, checkpoints, early stopping, resuming.
 
 Runs are LeNet-300-100 on mnist5k for a few dozen iterations: seconds each."""
+import copy
 import dataclasses
 
 import pytest
@@ -202,6 +203,24 @@ def test_resuming_from_the_checkpoint_at_k_reproduces_the_full_run(mnist, sparse
     restarted = train(model, mnist, dataclasses.replace(RESUMABLE, train_steps=f"{remaining}it"),
                       order_seed=2, mask=sparse_mask)
     assert not _same_state(restarted.final_state, full.final_state)
+
+
+@pytest.mark.parametrize("config", [ADAM, SGD], ids=["adam", "sgd-momentum-decay"])
+def test_continuing_with_the_optimiser_state_is_the_uninterrupted_run(mnist, sparse_mask, config):
+    _, full = _run(mnist, config, order_seed=2, mask=sparse_mask, checkpoints=[12])
+    model = models.build("lenet_300_100", init_seed=9)
+    model.load_state_dict(full.checkpoints[12])
+    state = full.optimizer_states[12]
+    before = copy.deepcopy(state)
+    continued = train(model, mnist, config, order_seed=2, mask=sparse_mask, start=12,
+                      optimizer_state=state)
+    assert _same_state(continued.final_state, full.final_state)
+    # without it, momentum and Adam's moments start again from zero: another run
+    model.load_state_dict(full.checkpoints[12])
+    afresh = train(model, mnist, config, order_seed=2, mask=sparse_mask, start=12)
+    assert not _same_state(afresh.final_state, full.final_state)
+    # the state given is copied, not updated in place
+    assert _same_state(state["state"][0], before["state"][0])
 
 
 def test_start_after_the_end_raises(mnist):

@@ -1,0 +1,118 @@
+"""Instability analysis (Frankle et al., 2020, arXiv:1912.05671): is the outcome of training
+determined, up to linear interpolation, once the network has trained for ``k`` iterations? ::
+
+    a, b = train_copies(engine.Run("lenet_300_100", data, config, order_seed=0), split_at=100,
+                        order_seeds=(0, 1))
+    path = error_along_path("lenet_300_100", a.final_state, b.final_state, data, alphas=11)
+    instability(path["test_error"])        # max error on the path − mean of the two ends
+
+Train a network to iteration ``k``, copy it, and train each copy to the end with its own data
+order (``order_seed``: order and augmentation, the paper's "SGD noise"). Evaluate the error of
+θ(α) = (1−α)θ₁ + αθ₂ along the segment; the network is *stable* at ``k`` when the error does not
+rise between the ends. A sparse network's copies share its mask, so every θ(α) is sparse too.
+
+Batch-norm statistics are not parameters: θ(α)'s running means and variances are measured
+again on training batches (``bn_batches``) instead of interpolated, so each point on the path is
+evaluated as the network it is. The points of the path are evaluated at the same time, one per
+worker thread (:mod:`lthkit.engine`).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from . import engine, models
+from .train import evaluate
+
+NOT_INTERPOLATED = ("num_batches_tracked",)
+
+
+def train_copies(run: engine.Run, split_at: int, order_seeds=(0, 1), progress=None):
+    """Train ``run`` to iteration ``split_at``, then two copies to the end, one per order seed.
+
+    Returns the two ``train.Result``s (their ``checkpoints`` hold the shared weights at
+    ``split_at``). The copies take the parent's weights *and* optimiser state (momentum, Adam's
+    moments), so each is the parent's training continued. The parent trains with the first
+    order seed: the first copy is its uninterrupted run, the second departs from it."""
+    parent = dataclasses.replace(run, order_seed=order_seeds[0], checkpoints=(split_at,),
+                                 config=dataclasses.replace(run.config,
+                                                            train_steps=f"{split_at}it"))
+    start = engine.fit(parent, progress)
+    copies = [dataclasses.replace(run, order_seed=seed, state=start.checkpoints[split_at],
+                                  optimizer_state=start.optimizer_states[split_at],
+                                  start=split_at, checkpoints=(split_at,))
+              for seed in order_seeds]
+    return engine.train_many(copies, progress=progress)
+
+
+def interpolate(a: dict, b: dict, alpha: float) -> dict:
+    """θ(α) = (1−α)·a + α·b for every floating-point tensor; counters are taken from ``a``."""
+    if set(a) != set(b):
+        raise ValueError(f"the two states hold different tensors: {sorted(set(a) ^ set(b))}")
+    out = {}
+    for name, x in a.items():
+        if name.endswith(NOT_INTERPOLATED) or not torch.is_floating_point(x):
+            out[name] = x.clone()
+        else:
+            out[name] = torch.lerp(x, b[name], float(alpha))
+    return out
+
+
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@torch.no_grad()
+def reset_batch_norm(model: nn.Module, data, batches: int, batch_size: int = 128,
+                     order_seed: int = 0) -> nn.Module:
+    """Measure every batch-norm layer's running statistics again, as the plain average over
+    ``batches`` training batches (``momentum=None``), leaving the weights as they are."""
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    was_training = model.training
+    model.train()
+    for x, _ in data.batches(batch_size, order_seed, 0, batches):
+        model(x)
+    model.train(was_training)
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    return model
+
+
+def error_along_path(model_name: str, a: dict, b: dict, data, alphas=11, *,
+                     train_examples: int = 2000, bn_batches: int = 20,
+                     n_workers: int | None = None) -> list[dict]:
+    """Train and test error of θ(α) at ``alphas`` (a count of evenly spaced values in [0, 1],
+    or the values). Train error is measured on the first ``train_examples`` training examples
+    (no augmentation). One row per α: ``alpha``, ``train_error``, ``test_error``."""
+    points = ([i / (alphas - 1) for i in range(alphas)] if isinstance(alphas, int)
+              else [float(v) for v in alphas])
+    if not points or min(points) < 0 or max(points) > 1:
+        raise ValueError(f"alphas must lie in [0, 1], got {points}")
+    x_train, y_train = data.x_train[:train_examples], data.y_train[:train_examples]
+
+    def measure(tick, alpha):
+        model = models.for_data(model_name, 0, data)
+        model.load_state_dict(interpolate(a, b, alpha))
+        if has_batch_norm(model):
+            reset_batch_norm(model, data, bn_batches)
+        model.eval()
+        _, train_acc = evaluate(model, x_train, y_train)
+        _, test_acc = evaluate(model, data.x_test, data.y_test)
+        return {"alpha": alpha, "train_error": 1 - train_acc, "test_error": 1 - test_acc}
+
+    return engine.parallel([lambda tick, v=v: measure(tick, v) for v in points],
+                           n_workers=n_workers)
+
+
+def instability(errors) -> float:
+    """The largest error on the path minus the mean of the errors at its two ends."""
+    errors = [float(e) for e in errors]
+    if len(errors) < 2:
+        raise ValueError("a path needs at least its two ends")
+    return max(errors) - (errors[0] + errors[-1]) / 2
