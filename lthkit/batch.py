@@ -98,6 +98,9 @@ def parse_grid(specs: Sequence[str], parse: Callable[[str], Any]) -> dict[str, l
         if any(not t for t in texts):
             raise BadBatch(f"--grid {spec!r}: an empty value")
         grid[name] = [parse(t) for t in texts]
+        seen = [json.dumps(v, sort_keys=True, default=str) for v in grid[name]]
+        if len(set(seen)) < len(seen):
+            raise BadBatch(f"--grid {spec!r}: a value is given twice")
     return grid
 
 

@@ -23,7 +23,9 @@ def test_grid_values_split_at_top_level_commas_and_read_as_yaml():
                             cli.parse_value)
     assert grid == {"first_seed": [0, 4], "xor_hidden": [[2, 4], [8]], "rewind_step": ["0it"]}
     for bad, says in ((["seeds"], "NAME=V1,V2"), (["seeds=1,"], "empty value"),
-                      (["seeds=1", "seeds=2"], "twice"), (["=1"], "NAME=V1,V2")):
+                      (["seeds=1", "seeds=2"], "seeds is given twice"), (["=1"], "NAME=V1,V2"),
+                      (["seeds=1,2,1"], "a value is given twice"),
+                      (["xor_hidden=[2, 4],[2,4]"], "a value is given twice")):
         with pytest.raises(batch.BadBatch, match=says):
             batch.parse_grid(bad, cli.parse_value)
 
