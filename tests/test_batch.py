@@ -147,7 +147,8 @@ def _processes_in(folder: Path, kernels_only: bool = False) -> list[int]:
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc to find leftover processes")
 def test_kill_9_in_the_middle_then_rerun_finishes_only_the_missing_cells(lottery_batch,
-                                                                         tmp_path, capsys):
+                                                                         tmp_path, capsys,
+                                                                         monkeypatch):
     """A batch killed with kill -9 leaves no process behind; the rerun runs only the cells
     that had not finished, and every cell's metrics equal the uninterrupted batch's. It shares
     that batch's store (the store's own safety under interruption is tested in test_store),
@@ -173,11 +174,8 @@ def test_kill_9_in_the_middle_then_rerun_finishes_only_the_missing_cells(lottery
         time.sleep(0.5)
     assert _processes_in(out) == []
 
-    os.environ["LTHKIT_STORE"] = env["LTHKIT_STORE"]
-    try:
-        assert cli.main(lottery_rerun_args(out)) == 0
-    finally:
-        os.environ.pop("LTHKIT_STORE")
+    monkeypatch.setenv("LTHKIT_STORE", str(store))
+    assert cli.main(lottery_rerun_args(out)) == 0
     printed = capsys.readouterr().out
     assert f"4 cells: {len(finished)} finished earlier, {4 - len(finished)} now" in printed
     ran_now = {line.split()[1] for line in printed.splitlines() if line.startswith("done ")}
