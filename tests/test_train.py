@@ -334,3 +334,60 @@ def test_results_come_back_on_the_cpu_and_match_the_default_device(mnist, sparse
 def test_asking_for_cuda_without_a_gpu_says_how_to_run_on_the_cpu(mnist):
     with pytest.raises(RuntimeError, match="device='cpu'"):
         train(models.build("lenet_300_100", 0), mnist, ADAM, order_seed=0, device="cuda")
+
+
+# --- conv nets ---------------------------------------------------------------------------------
+
+CONV = Config(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=16,
+              train_steps="12it", eval_every="4it")
+
+
+@pytest.fixture(scope="module")
+def images():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 3, 16, 16, generator=generator)
+    y = torch.randint(0, 10, (96,), generator=generator)
+    return data.Dataset("noise", x[:64], y[:64], x[64:], y[64:], 10, x[64:80], y[64:80],
+                        augment=True)
+
+
+def _conv_run(images, **kwargs):
+    model = models.for_data("cifar_vgg_11_8", 0, images)
+    return train(model, images, CONV, order_seed=1, **kwargs)
+
+
+def test_a_conv_net_trains_channels_last_and_its_weights_mean_the_same_in_any_layout(images):
+    result = _conv_run(images)
+    weight = result.final_state["features.0.weight"]
+    assert weight.is_contiguous(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()  # the layout really is another one
+    usual = models.for_data("cifar_vgg_11_8", 0, images)   # laid out as built
+    usual.load_state_dict(result.final_state)
+    assert usual.features[0].weight.is_contiguous()
+    loss, accuracy = evaluate(usual, images.x_test, images.y_test)
+    assert loss == pytest.approx(result.trajectory[-1]["test_loss"], rel=1e-5)
+    assert accuracy == result.trajectory[-1]["test_acc"]
+
+
+def test_a_fully_connected_network_keeps_its_layout(mnist):
+    _, result = _run(mnist, dataclasses.replace(ADAM, train_steps="2it"))
+    assert all(t.is_contiguous() for t in result.final_state.values())
+
+
+def test_a_conv_net_continued_from_a_checkpoint_is_the_uninterrupted_run(images):
+    full = _conv_run(images, checkpoints=[5])
+    model = models.for_data("cifar_vgg_11_8", 9, images)
+    model.load_state_dict(full.checkpoints[5])
+    continued = train(model, images, CONV, order_seed=1, start=5,
+                      optimizer_state=full.optimizer_states[5])
+    assert _same_state(continued.final_state, full.final_state)
+    assert continued.trajectory[-1] == full.trajectory[-1]
+
+
+def test_pruned_conv_weights_stay_zero_in_channels_last(images):
+    model = models.for_data("cifar_vgg_11_8", 0, images)
+    mask = masks.magnitude_prune(masks.weights(model), masks.Mask.ones(model), 0.8)
+    result = train(model, images, CONV, order_seed=1, mask=mask)
+    for name, keep in mask.items():
+        assert torch.count_nonzero(result.final_state[name][~keep]) == 0
+        assert torch.count_nonzero(result.final_state[name][keep]) > 0
