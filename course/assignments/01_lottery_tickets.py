@@ -83,13 +83,13 @@ for seed in (1, 2):
 
 # %% [markdown]
 # **Where does it land?** The next cell trains the ticket, your control and the `reinit`
-# control (the same mask on fresh weights, signs and all) for a few hundred iterations on the
-# chapter's MNIST subset, with one seed: enough to try your code, not to conclude. For a
-# conclusion, train each over several seeds, as the chapter does.
+# control (the same mask on fresh weights, signs and all) for 100 iterations on the chapter's
+# MNIST subset, with one seed: enough to try your code, not to conclude. For a conclusion,
+# train each longer and over several seeds, as the chapter does.
 
 # %%
 mnist = data.load("mnist5k").split_validation(500, seed=0)
-config = Config(train_steps="200it", eval_every="50it")
+config = Config(train_steps="100it", eval_every="100it")
 runs = {"ticket": ticket_init, "sign-kept control": sign_kept_reinit(copy(ticket_init), ticket_mask, 1),
         "reinit": models.build(MODEL, 1).state_dict()}
 results = engine.train_many([engine.Run(MODEL, mnist, config, order_seed=0, state=state, mask=ticket_mask)

@@ -218,8 +218,8 @@ def _structure(cells: list[Cell], spec: Path) -> list[str]:
         markers = {"answer": SOLUTION}.get(cell.kind, ()) + ({"tests": HIDDEN}.get(cell.kind, ()))
         for marker in SOLUTION + HIDDEN:
             if marker in cell.source and marker not in markers:
-                out.append(f"{where}: {marker} belongs in an "
-                           f"{'answer' if marker in SOLUTION else 'tests'} cell")
+                out.append(f"{where}: {marker} belongs in "
+                           f"{'an answer' if marker in SOLUTION else 'a tests'} cell")
         if cell.kind == "answer" and not all(m in cell.source for m in SOLUTION):
             out.append(f"{where}: answer {cell.id} has no {SOLUTION[0]} ... {SOLUTION[1]}")
         if cell.kind == "tests" and not cell.points > 0:
