@@ -1,17 +1,19 @@
 # The two commands: `make book` and `make test`. Both set up .venv first.
+# `make course`: the course's student versions (nbgrader), into course/release/.
 # The install reruns only when pyproject.toml is newer than the stamp inside .venv.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.lthkit-installed
 BROWSER_STAMP := $(VENV)/.lthkit-browser
+COURSE_STAMP := $(VENV)/.lthkit-course
 
-.PHONY: book test bench setup browser-tools clean distclean
+.PHONY: book test course bench setup browser-tools clean distclean
 
 book: $(STAMP)
 	$(VENV)/bin/lthkit book
 
-test: $(STAMP) browser-tools
+test: $(STAMP) browser-tools $(COURSE_STAMP)
 	$(PY) -m pytest
 
 # What tests/test_browser.py needs, installed where it can be: Debian's chromium (as root, with
@@ -33,6 +35,15 @@ $(BROWSER_STAMP): pyproject.toml | $(STAMP)
 	@$(PY) -m pip install --progress-bar off -q -e '.[browser]' && touch $@ \
 	  || echo "warning: pip could not install playwright: the browser test will be skipped"
 
+# nbgrader, the `course` extra: tests/test_course.py grades every assignment with it, and
+# `make course` releases them (sources, student versions, SQLite gradebook in course/).
+$(COURSE_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --progress-bar off -q -e '.[course]'
+	touch $@
+
+course: $(COURSE_STAMP)
+	$(PY) -m lthkit.course
+
 bench: $(STAMP)
 	@set -e; for f in benchmarks/*.py; do \
 	  if [ -e "$$f" ]; then echo "== $$f"; $(PY) "$$f"; fi; \
@@ -48,10 +59,11 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m ipykernel install --sys-prefix --name lthkit --display-name "Python (lthkit)"
 	touch $@
 
-# Build outputs only. Kept: the venv and the result store (.lthkit/), slow to rebuild, and
-# runs/ (results of `lthkit run`, which are yours).
+# Build outputs only. Kept: the venv and the result store (.lthkit/), slow to rebuild,
+# runs/ (results of `lthkit run`, which are yours) and the course's gradebook and submissions.
 clean:
-	rm -rf book/_build book/chapters book/_toc.yml book/scoreboard.md .pytest_cache test-artifacts
+	rm -rf book/_build book/chapters book/_toc.yml book/scoreboard.md .pytest_cache test-artifacts \
+	  course/source course/release
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -53,7 +53,7 @@ def test_environment_mirrors_pyproject():
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
     wanted = as_map(project["dependencies"] + extras["dev"] + extras["cluster"]
-                    + extras["browser"])
+                    + extras["browser"] + extras["course"])
     got, python = environment()
     assert got == wanted
     assert SpecifierSet(python) == SpecifierSet(project["requires-python"])
@@ -72,9 +72,14 @@ def test_extras_and_entry_point():
 
 
 def test_make_installs_the_extras_the_tests_need():
-    """The conda environment mirrors what `make test` installs: the dev and cluster extras."""
+    """The conda environment mirrors what `make test` installs: the dev and cluster extras, then
+    the browser and course extras, each with its own stamp that `make test` depends on."""
     makefile = (ROOT / "Makefile").read_text()
     assert "-e '.[dev,cluster]'" in makefile
+    for extra, stamp in (("browser", "browser-tools"), ("course", "$(COURSE_STAMP)")):
+        assert f"-e '.[{extra}]'" in makefile
+        test_rule = re.search(r"^test:(.*)$", makefile, re.M).group(1)
+        assert stamp in test_rule.split(), f"`make test` does not install the {extra} extra"
 
 
 def test_ci_runs_the_readme_test_command():
