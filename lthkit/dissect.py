@@ -1,6 +1,6 @@
 """Network Dissection (Bau et al., 2017): which units of a conv net detect human concepts::
 
-    probe = dissect.TensorProbe.from_dataset(ds)          # images and per-pixel concept labels
+    probe = probes.TensorProbe.from_dataset(ds)           # images and per-pixel concept labels
     result = dissect.dissect(model, probe)                # every unit of every conv stage
     dissect.counts(result, by="layer")                    # interpretable units, unique concepts
 
@@ -16,156 +16,24 @@ A *unit* is a channel of a layer's output. For each unit k:
 4. k is *interpretable* when its best IoU is at least 0.04; it then detects that concept.
 
 Concepts come in categories (scenes: shape, colour, texture, background, part; Broden: object,
-part, material, scene, texture, colour). A probe (:class:`TensorProbe` in memory, or
+part, material, scene, texture, colour). A probe (``lthkit.probes.TensorProbe`` in memory, or
 ``lthkit.broden.Probe`` on disk) gives, batch by batch, normalised images and, per category, label
 maps whose values index that category's concept names (0: unlabelled).
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import engine, models, store
+from .quantiles import UnitQuantile
+
 QUANTILE = 0.005        # Bau et al.: the top 0.5% of a unit's activations are "on"
 IOU_THRESHOLD = 0.04    # Bau et al.: a unit whose best IoU reaches this detects the concept
-
-
-@dataclass(frozen=True, eq=False)
-class TensorProbe:
-    """Probe images held in memory: ``images`` float (N, C, H, W) as the network takes them;
-    ``labels`` category → int tensor (N, H', W') or (N, L, H', W') (L label maps per image, for
-    pixels with several labels); ``categories`` category → concept names, index 0 the empty
-    name of "no label"; ``pictures`` uint8 (N, 3, H, W) to show, optional."""
-
-    images: torch.Tensor
-    labels: dict
-    categories: dict
-    pictures: torch.Tensor | None = None
-    fingerprint: str = field(default="", init=False)
-
-    def __post_init__(self):
-        if set(self.labels) != set(self.categories):
-            raise ValueError(f"labels are given for {sorted(self.labels)} but concepts are named "
-                             f"for {sorted(self.categories)}")
-        for category, maps in self.labels.items():
-            if len(maps) != len(self.images) or maps.dim() not in (3, 4):
-                raise ValueError(f"labels[{category!r}] must be ({len(self.images)}, [L,] H, W), "
-                                 f"not {tuple(maps.shape)}")
-        digest = hashlib.sha256()
-        for name, t in [("images", self.images), *sorted(self.labels.items())]:
-            digest.update(f"{name}{tuple(t.shape)}".encode())
-            digest.update(t.contiguous().numpy().tobytes())
-        digest.update(repr(sorted(self.categories.items())).encode())
-        object.__setattr__(self, "fingerprint", digest.hexdigest()[:16])
-
-    @classmethod
-    def from_dataset(cls, ds, split: str = "test", limit: int | None = None, pictures=None):
-        """The ``split`` of a dataset with concept masks (``data.load("scenes")``)."""
-        x = {"test": ds.x_test, "val": ds.x_val, "train": ds.x_train}[split]
-        n = len(x) if limit is None else min(limit, len(x))
-        labels = {c: ds.concept_map(split, c)[:n] for c in ds.concepts}
-        return cls(x[:n], labels, dict(ds.concepts), None if pictures is None else pictures[:n])
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def batch(self, start: int, stop: int):
-        """Images (B, C, H, W) and labels {category: long (B, L, H', W')} of ``start:stop``."""
-        labels = {c: (m[start:stop] if m.dim() == 4 else m[start:stop, None]).long()
-                  for c, m in self.labels.items()}
-        return self.images[start:stop], labels
-
-    def picture(self, indices) -> torch.Tensor:
-        if self.pictures is None:
-            raise ValueError("this probe was made without pictures to show")
-        return self.pictures[torch.as_tensor(indices)]
-
-
-class UnitQuantile:
-    """Per-unit upper quantiles of a stream of activations, in memory that does not grow with
-    the stream: a histogram of ``bins`` per unit over [−R, R), R a power of two. When a value
-    reaches R the range doubles as often as needed, pairs of bins merging (the edges of the new
-    bins are edges of the old ones, so no count moves to a wrong bin). The estimate lies within
-    one bin width (2R / bins) of the exact order statistic::
-
-        q = UnitQuantile(units=64)
-        for a in batches: q.update(a.transpose(0, 1).flatten(1))   # (units, values)
-        thresholds = q.upper(0.005)                                  # (units,)
-    """
-
-    _EMPTY = -100  # no range yet: whatever comes widens it (values below 2**-100 count as 0)
-
-    def __init__(self, units: int, bins: int = 4096, device="cpu"):
-        if bins < 4 or bins & (bins - 1):
-            raise ValueError(f"bins must be a power of two ≥ 4, not {bins}")
-        self.bins = bins
-        self.counts = torch.zeros(units, bins, dtype=torch.int64, device=device)
-        self.exponent = torch.full((units,), self._EMPTY, dtype=torch.int64, device=device)
-
-    @property
-    def radius(self) -> torch.Tensor:
-        return torch.pow(2.0, self.exponent.double())
-
-    @property
-    def width(self) -> torch.Tensor:
-        """Each unit's bin width: the bound on the error of its estimate."""
-        return 2 * self.radius / self.bins
-
-    def update(self, values: torch.Tensor) -> None:
-        """Add ``values`` (units, n) to the histograms."""
-        units, bins = self.counts.shape[0], self.bins
-        if values.dim() != 2 or values.shape[0] != units:
-            raise ValueError(f"values must be ({units}, n), not {tuple(values.shape)}")
-        values = values.float()
-        biggest = values.abs().amax(1)
-        # the smallest power of two above every value: 2**e, where biggest = m·2**e, m in [½, 1)
-        needed = torch.where(biggest > 0, torch.frexp(biggest).exponent.long(),
-                             torch.full_like(self.exponent, self._EMPTY))
-        self._grow(torch.maximum(needed, self.exponent))
-        # bin = floor((v / R + 1) · bins / 2), exact in float64 (R is a power of two), so a value
-        # falls in the same bin whatever the batches, and merged bins hold what they would have
-        scale = (bins / 2 / self.radius)[:, None]
-        index = torch.addcmul(torch.tensor(bins / 2.0, dtype=torch.float64,
-                                           device=values.device), values.double(), scale)
-        index = index.int().clamp_(max=bins - 1)
-        index += (torch.arange(units, dtype=torch.int32, device=index.device) * bins)[:, None]
-        self.counts += torch.bincount(index.flatten(), minlength=units * bins).view(units, bins)
-
-    def _grow(self, exponent: torch.Tensor) -> None:
-        steps = exponent - self.exponent
-        for step in steps.unique().tolist():
-            if step == 0:
-                continue
-            rows = (steps == step).nonzero().flatten()
-            # Doubling the range f times maps old bin i to new bin (f−1)·B/2 + i, divided by f;
-            # from f = B/2 on, every old bin lands in one of the two bins around zero.
-            factor = 2 ** min(step, self.bins.bit_length() - 2)
-            half = self.bins // (2 * factor)
-            merged = self.counts[rows].view(len(rows), self.bins // factor, factor).sum(-1)
-            self.counts[rows] = 0
-            self.counts[rows, self.bins // 2 - half:self.bins // 2 + half] = merged
-        self.exponent = exponent
-
-    def upper(self, fraction: float = QUANTILE) -> torch.Tensor:
-        """Each unit's threshold with ``fraction`` of its values above it: the
-        (1 − fraction) quantile as ``torch.quantile`` defines it (linear, rank (1−q)(n−1)),
-        interpolated within its bin."""
-        if not 0 < fraction < 1:
-            raise ValueError(f"fraction must lie in (0, 1), not {fraction}")
-        counts = self.counts.double()
-        n = counts.sum(1, keepdim=True)
-        if (n == 0).any():
-            raise ValueError("no values seen yet")
-        rank = (1 - fraction) * (n - 1)                           # 0-based, as torch.quantile
-        cumulative = counts.cumsum(1)
-        bin_ = torch.searchsorted(cumulative, rank, right=True).clamp_(max=self.bins - 1)
-        before = cumulative.gather(1, bin_) - counts.gather(1, bin_)
-        inside = ((rank - before + 0.5) / counts.gather(1, bin_)).clamp(0, 1)
-        low = -self.radius[:, None] + bin_ * self.width[:, None]
-        return (low + inside * self.width[:, None]).squeeze(1)
 
 
 class Tally:
@@ -285,6 +153,8 @@ def dissect(model: nn.Module, probe, layers=None, *, quantile: float = QUANTILE,
     beyond that the second pass runs the network again (a large probe never sits in memory).
     ``progress``: a tqdm-like bar advanced once per probe image per pass."""
     layers = list(layers or default_layers(model))
+    if not any(len(names) > 1 for names in probe.categories.values()):
+        raise ValueError("the probe names no concepts")
     model = model.to(device).eval()
     spans = [(i, min(len(probe), i + batch_size)) for i in range(0, len(probe), batch_size)]
     if not spans:
@@ -357,38 +227,69 @@ def _result(layers, categories, tallies, thresholds, best, iou_threshold) -> Dis
     concepts = [(c, name) for c, names in categories.items() for name in names[1:]]
     rows, iou = [], {}
     for layer in layers:
-        keep = [i for i in range(tallies[layer].both.shape[1])
-                if i not in tallies[layer].offsets.values()]
-        iou[layer] = tallies[layer].iou()[:, keep].float()
-        score, which = iou[layer].max(1) if concepts else (torch.zeros(len(thresholds[layer])),
-                                                           torch.zeros(0, dtype=torch.long))
-        for unit, (s, w) in enumerate(zip(score.tolist(), which.tolist())):
-            category, concept = concepts[w] if concepts else ("", "")
-            rows.append({"layer": layer, "unit": unit, "category": category, "concept": concept,
-                         "iou": s, "interpretable": s >= iou_threshold,
+        columns = [i for i in range(tallies[layer].both.shape[1])
+                   if i not in tallies[layer].offsets.values()]
+        iou[layer] = tallies[layer].iou()[:, columns].float().cpu()
+        for unit, (score, which) in enumerate(zip(*map(torch.Tensor.tolist, iou[layer].max(1)))):
+            rows.append({"layer": layer, "unit": unit, "category": concepts[which][0],
+                         "concept": concepts[which][1], "iou": score,
+                         "interpretable": score >= iou_threshold,
                          "threshold": float(thresholds[layer][unit])})
-    return Dissection(rows, concepts, {k: v.cpu() for k, v in iou.items()},
-                      {k: v.cpu() for k, v in thresholds.items()},
+    return Dissection(rows, concepts, iou, {k: v.cpu() for k, v in thresholds.items()},
                       {k: v[1].cpu() for k, v in best.items()}, iou_threshold)
 
 
-def counts(result: Dissection, by: str = "layer") -> list[dict]:
-    """Interpretable units and unique concepts, per layer (``by="layer"``), per concept category
-    (``by="category"``; a unit counts in the category of its best concept) or in all
-    (``by=None``). A concept detected in two layers counts once in all."""
+def counts(result: Dissection, by: str | None = "layer") -> list[dict]:
+    """Interpretable units and unique concepts, per layer (``by="layer"``, with the layer's
+    units), per concept category (``by="category"``: a unit counts in the category of its best
+    concept; every category of the probe has a row) or in all (``by=None``; a concept detected
+    in two layers counts once)."""
     if by not in ("layer", "category", None):
         raise ValueError(f"by must be 'layer', 'category' or None, not {by!r}")
-    groups = {}
+    keys = dict.fromkeys(c for c, _ in result.concepts) if by == "category" else {}
+    groups = {key: [] for key in keys}
     for row in result.units:
-        key = row[by] if by else "all"
-        group = groups.setdefault(key, {"units": 0, "interpretable": 0, "concepts": set()})
-        group["units"] += by != "category"
-        if row["interpretable"]:
-            group["interpretable"] += 1
-            group["concepts"].add((row["category"], row["concept"]))
-    if by == "category":
-        for category in dict.fromkeys(c for c, _ in result.concepts):
-            groups.setdefault(category, {"units": 0, "interpretable": 0, "concepts": set()})
-    return [{by or "all": key, **({"units": g["units"]} if by != "category" else {}),
-             "interpretable": g["interpretable"], "concepts": len(g["concepts"])}
-            for key, g in groups.items()]
+        groups.setdefault(row[by] if by else "all", []).append(row)
+    out = []
+    for key, rows in groups.items():
+        on = [r for r in rows if r["interpretable"]]
+        out.append({by or "all": key, **({} if by == "category" else {"units": len(rows)}),
+                    "interpretable": len(on),
+                    "concepts": len({(r["category"], r["concept"]) for r in on})})
+    return out
+
+
+def dissect_states(model: str, data, states, probe, layers=None, progress=None,
+                   **settings) -> list[Dissection]:
+    """Dissect many trained networks of one architecture (``models.for_data(model, 0, data)``
+    loaded with each of ``states``), one per worker thread, each through the store: the entry
+    is keyed by the weights themselves, the probe and the settings (``layers`` and
+    :func:`dissect`'s keywords), so any network is dissected once. ``progress``: advanced once
+    per network."""
+    def one(tick, state):
+        network = models.for_data(model, 0, data)
+        network.load_state_dict(state)
+        names = list(layers or default_layers(network))
+        params = {"model": model, "weights": _fingerprint(state), "layers": names, **settings}
+        return store.cached("dissect", params, lambda: dissect(network, probe, names, **settings),
+                            data_fingerprint=probe.fingerprint)
+
+    return engine.parallel([lambda tick, s=s: one(tick, s) for s in states], progress=progress)
+
+
+def _fingerprint(state: dict) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@torch.no_grad()
+def unit_masks(model: nn.Module, layer: str, unit: int, images: torch.Tensor,
+               threshold: float, size) -> torch.Tensor:
+    """Where ``unit`` of ``layer`` is on in each image: its map upsampled to ``size`` and
+    thresholded, bool (N, H, W); for pictures of what a unit detects."""
+    a = activations(model.eval(), [layer], images)[layer][:, unit:unit + 1]
+    a = F.interpolate(a, size=tuple(size), mode="bilinear", align_corners=False)
+    return a[:, 0] > threshold

@@ -1,75 +1,17 @@
-"""Network dissection: the streaming quantile against an exact one, IoU sums on maps built by
-hand, the upsampling shortcut against upsampling everything, and hand-built networks whose
-units detect what they were built to detect (and a unit of noise that detects nothing)."""
+"""Network dissection: IoU sums on maps built by hand, the upsampling shortcut against
+upsampling everything, and hand-built networks whose units detect what they were built to detect
+(and a unit of noise that detects nothing)."""
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lthkit import dissect, models, scenes
+from lthkit import dissect, models, probes, scenes
 
 
 @pytest.fixture(autouse=True)
 def _one_thread(one_thread):
     yield
-
-
-# --- the streaming quantile --------------------------------------------------------------
-
-def _stream(seed=0):
-    """Batches of six units of unlike kinds, whose range grows as the stream goes on."""
-    g = torch.Generator().manual_seed(seed)
-    batches = []
-    for i in range(12):
-        b = torch.randn(6, 3000, generator=g)
-        b[0] *= 1e-3                                        # small values
-        b[1] = b[1].exp() * 100                             # heavy right tail, large values
-        b[2] = b[2].relu() * (torch.rand(3000, generator=g) < 0.02)   # almost all exactly 0
-        b[3] = -b[3].abs()                                  # only negative values
-        b[4] = torch.zeros(3000)                            # a dead unit
-        b[5] = b[5].relu()
-        batches.append(b * 2 ** (i // 3))                   # the range doubles, thrice
-    return batches
-
-
-@pytest.mark.parametrize("fraction", [0.005, 0.05, 0.5, 0.9])
-def test_streaming_quantile_is_within_a_bin_of_the_exact_one(fraction):
-    batches = _stream()
-    q = dissect.UnitQuantile(6, bins=1024)
-    for b in batches:
-        q.update(b)
-    exact = torch.quantile(torch.cat(batches, 1).double(), 1 - fraction, dim=1)
-    estimate = q.upper(fraction)
-    assert ((estimate - exact).abs() <= q.width).all(), (estimate, exact, q.width)
-    # the bound is tight enough to mean something: under 0.2% of each unit's range
-    assert (q.width <= 2 * 2 * torch.cat(batches, 1).abs().amax(1).double() / 1024 + 1e-30).all()
-
-
-def test_streaming_quantile_does_not_depend_on_how_the_stream_is_cut():
-    whole = torch.cat(_stream(1), 1)
-    one, many = dissect.UnitQuantile(6), dissect.UnitQuantile(6)
-    one.update(whole)
-    for part in whole.split(777, dim=1):
-        many.update(part)
-    assert torch.equal(one.counts, many.counts)
-    assert torch.equal(one.upper(0.005), many.upper(0.005))
-
-
-def test_streaming_quantile_memory_does_not_grow_with_the_stream():
-    q = dissect.UnitQuantile(3, bins=256)
-    for _ in range(50):
-        q.update(torch.randn(3, 1000) * 1e6)
-    assert q.counts.shape == (3, 256) and int(q.counts.sum()) == 3 * 50 * 1000
-
-
-def test_streaming_quantile_rejects_bad_input():
-    with pytest.raises(ValueError, match="power of two"):
-        dissect.UnitQuantile(2, bins=1000)
-    q = dissect.UnitQuantile(2)
-    with pytest.raises(ValueError, match="no values"):
-        q.upper()
-    with pytest.raises(ValueError, match=r"\(2, n\)"):
-        q.update(torch.zeros(3, 5))
 
 
 # --- IoU sums ----------------------------------------------------------------------------
@@ -179,7 +121,7 @@ def _painted_probe(n=300, size=32, seed=0):
     images = (images + 0.01 * torch.randn(images.shape, generator=g)).clamp(0, 1)
     halves = torch.ones(n, size, size, dtype=torch.long)
     halves[:, :, size // 2:] = 2
-    return dissect.TensorProbe(images, {"colour": label + 1, "side": halves},
+    return probes.TensorProbe(images, {"colour": label + 1, "side": halves},
                                {"colour": scenes.CONCEPTS["colour"],
                                 "side": ("", "left", "right")})
 
@@ -206,7 +148,7 @@ def test_the_same_result_whether_activations_are_kept_or_computed_again():
 
 def test_a_red_unit_finds_red_among_every_concept_of_the_scenes():
     images, _, maps = scenes.generate(300, seed=5, split="test")
-    probe = dissect.TensorProbe(images.float() / 255,
+    probe = probes.TensorProbe(images.float() / 255,
                                 {c: maps[:, i] for i, c in enumerate(scenes.CATEGORIES)},
                                 scenes.CONCEPTS)
     result = dissect.dissect(RedAndNoise(), probe, ["units"])
@@ -267,9 +209,31 @@ def test_bad_layers_and_probes_are_refused():
         dissect.activations(model, ["nowhere"], torch.zeros(1, 3, 32, 32))
     with pytest.raises(ValueError, match="not feature maps"):
         dissect.activations(model, ["fc.0"], torch.zeros(1, 3, 32, 32))
-    with pytest.raises(ValueError, match="concepts are named"):
-        dissect.TensorProbe(torch.zeros(2, 3, 4, 4), {"a": torch.zeros(2, 4, 4)}, {"b": ("",)})
-    with pytest.raises(ValueError, match=r"must be \(2"):
-        dissect.TensorProbe(torch.zeros(2, 3, 4, 4), {"a": torch.zeros(3, 4, 4)}, {"a": ("",)})
+    with pytest.raises(ValueError, match="names no concepts"):
+        dissect.dissect(model, probes.TensorProbe(torch.zeros(2, 3, 32, 32),
+                                                  {"a": torch.zeros(2, 32, 32)}, {"a": ("",)}))
     with pytest.raises(ValueError, match="no default layers"):
         dissect.default_layers(nn.Linear(2, 2))
+
+
+def test_many_networks_are_dissected_once_each_through_the_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    probe = _painted_probe(n=40)
+    ds = type("Shape", (), {"input_shape": (3, 32, 32), "num_classes": 10})()
+    states = [models.build("conv2_4", seed).state_dict() for seed in (0, 1)]
+    first = dissect.dissect_states("conv2_4", ds, states, probe, top=3)
+    alone = dissect.dissect(models.build("conv2_4", 1), probe, top=3)
+    assert first[1].units == alone.units and torch.equal(first[1].top["features.1"],
+                                                          alone.top["features.1"])
+    assert first[0].units != first[1].units
+    monkeypatch.setattr(dissect, "dissect", lambda *a, **k: pytest.fail("not from the store"))
+    again = dissect.dissect_states("conv2_4", ds, states, probe, top=3)
+    assert [r.units for r in again] == [r.units for r in first]
+
+
+def test_unit_masks_outline_where_a_unit_is_on():
+    probe = _painted_probe(n=8)
+    images, labels = probe.batch(0, 8)
+    on = dissect.unit_masks(RedAndNoise(), "units", 0, images, 0.01, (32, 32))
+    red = labels["colour"][:, 0] == scenes.CONCEPTS["colour"].index("red")
+    assert on.shape == (8, 32, 32) and torch.equal(on, red)
