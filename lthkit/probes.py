@@ -1,6 +1,6 @@
 """What network dissection probes a network with: images, and per pixel the concepts they show::
 
-    probe = TensorProbe.from_dataset(data.load("scenes"), "test", limit=1000)
+    probe = scenes_probe(limit=1000)        # the first 1,000 test images of data.load("scenes")
     images, labels = probe.batch(0, 100)   # labels: category → (B, L, H, W) concept indices
     probe.categories["colour"]             # ("", "red", "orange", ...): index 0 is "no label"
 
@@ -44,14 +44,6 @@ class TensorProbe:
         digest.update(repr(sorted(self.categories.items())).encode())
         object.__setattr__(self, "fingerprint", digest.hexdigest()[:16])
 
-    @classmethod
-    def from_dataset(cls, ds, split: str = "test", limit: int | None = None, pictures=None):
-        """The ``split`` of a dataset with concept masks (``data.load("scenes")``)."""
-        x = {"test": ds.x_test, "val": ds.x_val, "train": ds.x_train}[split]
-        n = len(x) if limit is None else min(limit, len(x))
-        labels = {c: ds.concept_map(split, c)[:n] for c in ds.concepts}
-        return cls(x[:n], labels, dict(ds.concepts), None if pictures is None else pictures[:n])
-
     def __len__(self) -> int:
         return len(self.images)
 
@@ -65,3 +57,32 @@ class TensorProbe:
         if self.pictures is None:
             raise ValueError("this probe was made without pictures to show")
         return self.pictures[torch.as_tensor(indices)]
+
+
+def normalisation(dataset: str, options: dict | None = None) -> tuple:
+    """Per-channel (mean, std) that ``data.load(dataset, **options)`` normalises its images
+    with, so that another probe (Broden) reaches a network as its training images did."""
+    from . import data, scenes
+
+    if dataset == "cifar10":
+        return data._CIFAR_MEAN, data._CIFAR_STD
+    if dataset == "scenes":
+        mean, std = scenes._channel_stats(scenes.raw("train", **(options or {}))[0])
+        return tuple(mean.flatten().tolist()), tuple(std.flatten().tolist())
+    raise ValueError(f"no image normalisation for {dataset!r} (cifar10, scenes)")
+
+
+def scenes_probe(limit: int | None = None, dataset: str = "scenes",
+                 options: dict | None = None) -> TensorProbe:
+    """The first ``limit`` test images of ``data.load("scenes", **options)`` with their concept
+    masks (``scenes.CONCEPTS``) and, to show, the images as generated; normalised like the
+    images of ``dataset`` (``options`` are then that dataset's), that the networks trained on."""
+    from . import scenes
+
+    options = dict(options or {}) if dataset == "scenes" else {}
+    images, _, maps = scenes.raw("test", **{**options, "masks": ("test",)})
+    n = len(images) if limit is None else min(limit, len(images))
+    mean, std = (torch.tensor(v).view(1, -1, 1, 1) for v in normalisation(dataset, options))
+    return TensorProbe((images[:n].float() / 255 - mean) / std,
+                       {c: maps[:n, i] for i, c in enumerate(scenes.CATEGORIES)},
+                       dict(scenes.CONCEPTS), images[:n])

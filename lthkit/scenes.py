@@ -263,13 +263,13 @@ def _split(split: str, n: int, seed: int, size: int, knobs: Knobs, masks: bool):
         generate, n, seed, split, size, knobs, masks))
 
 
-def pictures(split: str = "test", seed: int = 0, size: int = 32, train: int = 20_000,
-             val: int = 2_000, test: int = 2_000, masks=("test",), **knobs) -> torch.Tensor:
-    """The uint8 images (N, 3, S, S) of one split of ``dataset(seed=..., ...)`` as generated,
-    before normalisation: what a reader is shown (read back from the store)."""
+def raw(split: str = "test", seed: int = 0, size: int = 32, train: int = 20_000,
+        val: int = 2_000, test: int = 2_000, masks=("test",), **knobs):
+    """One split of ``dataset(seed=..., ...)`` as generated, before normalisation: uint8
+    images (N, 3, S, S), labels, and masks (or None), read back from the store."""
     masks = (masks,) if isinstance(masks, str) else tuple(masks)
     n = {"train": train, "val": val, "test": test}[split]
-    return _split(split, n, seed, size, Knobs(**knobs), split in masks)[0]
+    return _split(split, n, seed, size, Knobs(**knobs), split in masks)
 
 
 def _channel_stats(images: torch.Tensor, chunk: int = 4096):
