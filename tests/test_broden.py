@@ -130,3 +130,39 @@ def test_dissection_reads_broden(fake):
     (unit,) = result.units
     assert (unit["category"], unit["concept"], unit["interpretable"]) == ("color", "red", True)
     assert unit["iou"] > 0.9
+
+
+def test_preflight_names_broden_when_the_paper_preset_lacks_it(tmp_path, monkeypatch):
+    from lthkit import hparams, preflight
+
+    monkeypatch.setenv("LTHKIT_DATA", str(tmp_path))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    found = " ".join(preflight.problems(hparams.resolve("dissection", "paper")))
+    assert "probe='broden'" in found and "Unpack Broden" in found
+    assert "dataset='cifar10'" in found and "device='cuda'" in found
+    make_fake_broden(tmp_path)
+    found = " ".join(preflight.problems(hparams.resolve("dissection", "paper")))
+    assert "probe=" not in found
+    with pytest.raises(hparams.ParameterError, match="resnet_50.*only on a GPU"):
+        hparams.resolve("dissection", "paper", device="cpu")
+
+
+def test_the_paper_preset_runs_on_a_fake_broden(tmp_path, monkeypatch):
+    """The paper's path through the chapter (Broden probe, global pruning, last stage only),
+    with a small network on the CPU and scenes to train on: lthkit reads no fake CIFAR-10."""
+    import json
+
+    from lthkit import book
+
+    make_fake_broden(tmp_path)
+    monkeypatch.setenv("LTHKIT_DATA", str(tmp_path))
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "05_dissection.ipynb"
+    params = dict(preset="paper", device="cpu", model="conv4_4", dataset="scenes", seeds=2,
+                  rounds=2, control_every=1, train_steps="20it", eval_every="10it",
+                  rewind_step="5it", batch_size=32, scenes_train=300, scenes_test=100,
+                  val_size=100, probe_images=6)
+    book.execute(notebook, tmp_path / "out", params, store=tmp_path / "store", progress=False)
+    doc = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert doc["params"]["probe"] == "broden" and doc["params"]["layers"] == "last"
+    assert doc["metrics"]["units_dissected"] == 8          # conv4_4's last stage
+    assert len(doc["claims"]) == 3
