@@ -243,31 +243,31 @@ class Dissection:
                             doc="seeds used are first_seed … first_seed+seeds-1")
     dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data",
                          doc="what the networks are trained on")
-    scenes_train: int = _knob(10_000, low=100, high=1_000_000,
+    scenes_train: int = _knob(20_000, low=100, high=1_000_000,
                               doc="training images generated (scenes only)")
     scenes_test: int = _knob(2000, low=100, high=1_000_000,
                              doc="test images generated (scenes only); the probe is taken from them")
     val_size: int = _knob(2000, low=1, high=20_000, doc="held-out images for early stopping")
-    model: str = _knob("conv4_8", choices=[
+    model: str = _knob("cifar_vgg_11_8", choices=[
         "conv4_4", "conv4_8", "conv4_16", "conv6_8", "cifar_resnet_8_4", "cifar_resnet_8_8",
         "cifar_resnet_14_8", "cifar_resnet_20_8", "cifar_resnet_20", "cifar_vgg_11_8",
         "cifar_vgg_16", "resnet_50"])
     optimizer: str = _knob("sgd", choices=["sgd", "adam"])
-    lr: float = _knob(0.05, low=1e-7, high=10.0)
+    lr: float = _knob(0.1, low=1e-7, high=10.0)
     momentum: float = _knob(0.9, low=0.0, high=0.999)
     weight_decay: float = _knob(1e-4, low=0.0, high=0.1)
-    batch_size: int = _knob(64, low=1, high=65_536)
+    batch_size: int = _knob(128, low=1, high=65_536)
     warmup: str = _knob("0it", step=True, high=_MOST_STEPS, doc="linear learning-rate warm-up")
-    train_steps: str = _knob("600it", step=True, high=_MOST_STEPS,
+    train_steps: str = _knob("2000it", step=True, high=_MOST_STEPS,
                              doc="length of every training run (dense, tickets, controls)")
-    decay_at: list = _knob([50, 75], low=1, high=100,
+    decay_at: list = _knob([75], low=1, high=100,
                            doc="% of training at which the learning rate drops 10× (100: never)")
-    eval_every: str = _knob("100it", step=True, high=_MOST_STEPS,
+    eval_every: str = _knob("200it", step=True, high=_MOST_STEPS,
                             doc="how often the validation loss is measured")
-    rounds: int = _knob(17, low=1, high=60, doc="pruning rounds after the dense run")
-    prune_rate: float = _knob(0.2, low=0.01, high=0.99,
+    rounds: int = _knob(6, low=1, high=60, doc="pruning rounds after the dense run")
+    prune_rate: float = _knob(0.5, low=0.01, high=0.99,
                               doc="fraction of the surviving weights pruned per round")
-    scope: str = _knob("layer", choices=["layer", "global"],
+    scope: str = _knob("global", choices=["layer", "global"],
                        doc="magnitude ranking within each layer or over all")
     rewind_step: str = _knob("100it", step=True, high=_MOST_STEPS,
                              doc="the iteration surviving weights are rewound to")

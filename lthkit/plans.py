@@ -85,9 +85,14 @@ class Dissection:
     settings: dict                  # keyword arguments of dissect.dissect
 
 
+# The calibrated scenes (CALIBRATION.md, provisional): 16-pixel images, easier than the defaults.
+SCENES = dict(size=16, distractors=1, scale=(0.3, 0.45), clutter=2.0, noise=0.02)
+
+
 def dissection_plan(hp: hparams.Dissection) -> Dissection:
     scenes = hp.dataset == "scenes"
-    options = dict(train=hp.scenes_train, val=hp.val_size, test=hp.scenes_test) if scenes else {}
+    options = dict(SCENES, train=hp.scenes_train, val=hp.val_size, test=hp.scenes_test) \
+        if scenes else {}
     length = _iterations(hp.train_steps, hp.scenes_train if scenes else 50_000 - hp.val_size,
                          hp.batch_size)
     drops = tuple(f"{round(length * p / 100)}it" for p in sorted(set(hp.decay_at)) if p < 100)
@@ -102,9 +107,9 @@ def dissection_plan(hp: hparams.Dissection) -> Dissection:
         control_every=hp.control_every, device=hp.device)
     probe = {"name": hp.probe, "images": hp.probe_images}
     if hp.probe == "broden":
-        # Broden's images shrunk to the side the networks were trained on (32 px), and
+        # Broden's images shrunk to the side the networks were trained on, and
         # normalised like the images they were trained on (probes.normalisation).
-        probe.update(size=32, normalised_as=hp.dataset)
+        probe.update(size=options.get("size", 32), normalised_as=hp.dataset)
     return Dissection(dataset=hp.dataset, data_options=options, val_size=hp.val_size,
                       experiment=experiment, seeds=tuple(hp.seed_list), probe=probe,
                       layers=hp.layers, settings=dict(quantile=hp.quantile,
