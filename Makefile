@@ -44,7 +44,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --progress-bar off -e '.[dev]'
+	$(PY) -m pip install --progress-bar off -e '.[dev,cluster]'
 	$(PY) -m ipykernel install --sys-prefix --name lthkit --display-name "Python (lthkit)"
 	touch $@
 

@@ -89,9 +89,13 @@ def line_band(data: pd.DataFrame, x: str, y: str, *, lower: str | None = None,
         # The band is coloured through `fill`, a scale of its own with the same colours and
         # no legend: through `color` its pale swatches would become the legend's, unreadable.
         band_color = {"fill": alt.Fill(color, legend=None)} if color else {}
-        layers.append(base.mark_area(opacity=0.18).encode(
-            x=x_enc, y=alt.Y(f"{lower}:Q", title=y_title), y2=alt.Y2(f"{upper}:Q"),
-            **band_color))
+        # Only the points with an interval (one or two seeds have none): a band with no finite
+        # edge at all is left out, since Vega-Lite would warn of an infinite extent.
+        bounded = data[data[lower].notna() & data[upper].notna()]
+        if len(bounded):
+            layers.append(alt.Chart(bounded).mark_area(opacity=0.18).encode(
+                x=x_enc, y=alt.Y(f"{lower}:Q", title=y_title), y2=alt.Y2(f"{upper}:Q"),
+                **band_color))
     layers.append(base.mark_line(point=points).encode(x=x_enc, y=y_enc, tooltip=tooltip,
                                                       **color_enc))
     chart = alt.layer(*layers)

@@ -2,11 +2,13 @@
 
     lthkit book [--notebooks NB ...] [--force]        execute the chapters, build the HTML book
     lthkit run NOTEBOOK [-p NAME VALUE]... [--out DIR] rerun one chapter with other parameters
-    lthkit collect runs/                               every run's claims as one CSV table
+    lthkit rerun NOTEBOOK --grid NAME=V1,V2 ... --out runs/NAME   a batch over a grid
+    lthkit collect runs/NAME [--csv F | --parquet F]   claims of runs as one table (+ HTML)
     lthkit synth ...                                   the type-directed synthesiser (appendix)
 
-Exit status: 0 done; 1 a notebook or the build failed; 2 a bad command line, bad parameters,
-or data or a device they name missing here; 130 / 143 interrupted by SIGINT (Ctrl-C) / SIGTERM.
+Exit status: 0 done; 1 a notebook, a cell of a batch or the build failed; 2 a bad command
+line, bad parameters, or data or a device they name missing here; 130 / 143 interrupted by
+SIGINT (Ctrl-C) / SIGTERM.
 """
 
 from __future__ import annotations
@@ -178,15 +180,74 @@ def _book(args: argparse.Namespace) -> int:
     return 0
 
 
+SLURM_OPTIONS = ("partition", "gpus_per_job", "cpus_per_job", "time", "mem")
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    from lthkit import batch, cells, procs, slurm
+    try:
+        grid = batch.parse_grid(args.grid, parse_value)
+        fixed = {name: parse_value(value) for name, value in args.parameters}
+        given = [f"--{k.replace('_', '-')}" for k in SLURM_OPTIONS
+                 if getattr(args, k) is not None]
+        if given and args.executor != "slurm":
+            raise ValueError(f"{', '.join(given)}: only with --executor slurm")
+        options = slurm.Options(args.partition, args.gpus_per_job or 0, args.cpus_per_job,
+                                slurm.parse_time(args.time or "60"),
+                                slurm.parse_mem(args.mem) if args.mem else None)
+        plan = batch.plan(args.notebook, args.out, grid, fixed, kernel=args.kernel,
+                          here=args.executor == "local")
+    except (ValueError, batch.BadBatch) as e:
+        raise _Usage(str(e)) from None
+    if args.dry_run:
+        states = [cells.status(c) for c in plan.cells]
+        print(f"{len(plan.cells)} cells in {plan.out}/ "
+              f"({states.count('done')} finished, {len(states) - states.count('done')} to run)")
+        for cell, state in zip(plan.cells, states):
+            print(f"  {cell.name}  {state:<11}  {cells.show(cell.params)}")
+        return 0
+    _check_kernel(args.kernel)
+    _check_store()
+    _check_output(plan.out, plan.notebook)
+    try:
+        with procs.interruptible():
+            report = batch.run(plan, executor=args.executor, jobs=args.jobs, slurm=options,
+                               progress=not args.no_progress)
+    except (batch.BadBatch, slurm.SlurmError) as e:
+        raise _Usage(str(e)) from None
+    except procs.Interrupted as e:  # SIGINT or SIGTERM: the cells are stopped
+        return _interrupted("rerun", f"running {plan.out}", e, "Finished cells are kept: "
+                            "run the same command again to run the rest.")
+    print(f"{report.total} cells: {report.earlier} finished earlier, {len(report.done)} now, "
+          f"{len(report.failed)} failed. Results: lthkit collect {args.out}")
+    return 0 if report.ok else 1
+
+
 def _collect(args: argparse.Namespace) -> int:
-    from lthkit import claims
+    from lthkit import claims, summary
     missing = [p for p in args.paths if not Path(p).exists()]
     if missing:
         raise _Usage(f"no such file or folder: {', '.join(missing)}")
+    one_batch = len(args.paths) == 1 and summary.is_batch(args.paths[0])
+    if args.html and not one_batch:
+        raise _Usage("--html needs one batch folder (made by lthkit rerun)")
     try:
-        df = claims.collect(args.paths)
+        df = summary.table(args.paths[0]) if one_batch else claims.collect(args.paths)
     except ValueError as e:  # a file that is not a metrics.json
         raise _Usage(str(e)) from None
+    if one_batch:
+        page = summary.write_html(df, args.html or Path(args.paths[0]) / "summary.html",
+                                  title=f"Batch {args.paths[0]}")
+        print(f"lthkit collect: summary {page}", file=sys.stderr)
+    if args.parquet:
+        try:
+            df.to_parquet(args.parquet, index=False)
+        except ImportError:
+            raise _Usage("--parquet needs pyarrow: pip install -e '.[cluster]'") from None
+        return 0
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+        return 0
     try:
         if args.markdown:
             print(df.to_markdown(index=False) if _has_tabulate() else df.to_string(index=False))
@@ -253,15 +314,52 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     bk.add_argument("--root", default=".", help="repository root (default: .)")
     bk.set_defaults(func=_book)
 
+    re_ = sub.add_parser("rerun", help="execute a chapter over a grid of parameters",
+                         description="Execute NOTEBOOK once per cell of the grid (the product "
+                         "of the --grid values, plus the -p values) into OUT/<hash of the "
+                         "cell's parameters>/. Every cell is validated before anything runs; "
+                         "finished cells are skipped, so rerunning the command resumes a "
+                         "killed or failed batch. Exit status 0 only if every cell succeeded.")
+    re_.add_argument("notebook", help="a chapter notebook, e.g. notebooks/01_lottery_tickets.ipynb")
+    re_.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2",
+                     help="a parameter and its values, read as YAML ([1, 2] stays one value); "
+                          "repeat for more, e.g. --grid first_seed=0,4 "
+                          "--grid rewind_step=0it,100it")
+    re_.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append",
+                     default=[], metavar=("NAME", "VALUE"), help="a parameter every cell shares")
+    re_.add_argument("--out", required=True, metavar="DIR", help="the batch folder, e.g. runs/NAME")
+    re_.add_argument("--executor", choices=["local", "slurm"], default="local",
+                     help="local: worker processes here (default); slurm: an array job "
+                          "through submitit")
+    re_.add_argument("--jobs", type=int, default=None, metavar="N",
+                     help="cells run at once (local: at most the cores, default 1; slurm: "
+                          "default all)")
+    re_.add_argument("--dry-run", action="store_true", help="list the cells and their state")
+    slurm_opts = re_.add_argument_group("slurm", "with --executor slurm (needs the cluster extra)")
+    slurm_opts.add_argument("--partition", help="Slurm partition (default: the cluster's)")
+    slurm_opts.add_argument("--gpus-per-job", type=int, metavar="N")
+    slurm_opts.add_argument("--cpus-per-job", type=int, metavar="N")
+    slurm_opts.add_argument("--time", help="limit per job: minutes, H:MM:SS or D-H:MM:SS "
+                            "(default 60)")
+    slurm_opts.add_argument("--mem", help="memory per job, e.g. 16G")
+    re_.set_defaults(func=_rerun)
+
     col = sub.add_parser("collect", help="gather the claims of many runs into one table",
                          description="Read metrics.json files (or folders searched for them) "
                          "and print one row per claim per run, with the run's parameters, "
-                         "as CSV.")
+                         "as CSV. Given one batch folder (lthkit rerun --out), the table has a "
+                         "row per cell and claim with the headline metrics, and an HTML "
+                         "summary with charts is written beside it.")
     col.add_argument("paths", nargs="+", metavar="PATH", help="metrics.json or a folder")
-    col.add_argument("--markdown", action="store_true", help="a readable table, not CSV")
+    fmt = col.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="a readable table, not CSV")
+    fmt.add_argument("--csv", metavar="FILE", help="write the table to FILE, not stdout")
+    fmt.add_argument("--parquet", metavar="FILE", help="write the table as Parquet (pyarrow)")
+    col.add_argument("--html", metavar="FILE",
+                     help="where the summary of a batch goes (default: BATCH/summary.html)")
     col.set_defaults(func=_collect)
 
-    for p in (run, bk):
+    for p in (run, bk, re_):
         p.add_argument("--kernel", default=None,
                        help="Jupyter kernel (default: $LTHKIT_KERNEL or 'lthkit')")
         p.add_argument("--no-progress", action="store_true", help="no per-cell progress bar")

@@ -36,13 +36,18 @@ def wilson(successes: int, trials: int, z: float = Z95) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+MIN_VALUES = 3
+
+
 def mean_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and its Student-t interval; a single value has no interval (NaN bounds)."""
+    """Mean and its Student-t interval over at least ``MIN_VALUES`` values; fewer have no
+    interval (NaN bounds), so no verdict. Two values can agree exactly (accuracies on a test set
+    come in steps of one image), and a t interval of width zero would then decide anything."""
     values = [float(v) for v in values]
     if not values:
         raise ValueError("no values")
     mean = sum(values) / len(values)
-    if len(values) == 1:
+    if len(values) < MIN_VALUES:
         return mean, math.nan, math.nan
     sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
     half = _stats.t.ppf(0.5 + confidence / 2, len(values) - 1) * sd / math.sqrt(len(values))

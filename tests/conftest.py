@@ -112,3 +112,48 @@ def copy_book(dest: Path) -> Path:
     shutil.copytree(ROOT / "book", dest, ignore=shutil.ignore_patterns(
         "_build", "chapters", "_toc.yml", "scoreboard.md", ".ipynb_checkpoints"))
     return dest
+
+
+# --- a batch rerun of chapter 1, shared by the batch, summary and slurm tests -----------------
+
+LOTTERY = Path(__file__).resolve().parents[1] / "notebooks" / "01_lottery_tickets.ipynb"
+LOTTERY_GRID = {"first_seed": [0, 1], "rewind_step": ["0it", "10it"]}
+
+
+def lottery_rerun_args(out: Path, jobs: int = 2) -> list[str]:
+    """``lthkit rerun`` of chapter 1 over a 2×2 grid (seeds × rewind step) on the chapter's
+    tiny CI parameters."""
+    import json
+
+    ci = json.loads(LOTTERY.read_text())["metadata"]["lthkit"]["ci_parameters"]
+    args = ["rerun", str(LOTTERY), "--out", str(out), "--jobs", str(jobs), "--no-progress"]
+    for name, values in LOTTERY_GRID.items():
+        args += ["--grid", f"{name}={','.join(map(str, values))}"]
+    for name, value in ci.items():
+        if name not in LOTTERY_GRID:
+            args += ["-p", name, str(value)]
+    return args
+
+
+@pytest.fixture(scope="session")
+def lottery_batch(tmp_path_factory):
+    """The uninterrupted 2×2 batch (``--jobs 2``), run once per session into a fresh store:
+    (batch folder, store). Tests that reuse the store reuse its training results."""
+    import os
+
+    from lthkit import cli
+
+    if not LOTTERY.exists():
+        pytest.skip("chapter 1's notebook is not in this checkout")
+    root = tmp_path_factory.mktemp("lottery-batch")
+    saved = os.environ.get("LTHKIT_STORE")
+    os.environ["LTHKIT_STORE"] = str(root / "store")
+    try:
+        rc = cli.main(lottery_rerun_args(root / "batch"))
+    finally:
+        if saved is None:
+            os.environ.pop("LTHKIT_STORE", None)
+        else:
+            os.environ["LTHKIT_STORE"] = saved
+    assert rc == 0
+    return root / "batch", root / "store"

@@ -92,3 +92,16 @@ def test_bundle_is_a_classic_script_written_once(tmp_path):
     mtime = path.stat().st_mtime_ns
     charts.write_bundle(tmp_path)
     assert path.stat().st_mtime_ns == mtime      # same versions: not regenerated
+
+
+def test_a_band_without_any_interval_is_left_out():
+    import math
+
+    df = pd.DataFrame({"x": [1, 2, 3], "y": [0.5, 0.6, 0.7], "lo": [math.nan] * 3,
+                       "hi": [math.nan] * 3})
+    chart = charts.line_band(df, x="x:Q", y="y:Q", lower="lo", upper="hi")
+    assert [layer.mark.type if hasattr(layer.mark, "type") else layer.mark
+            for layer in chart.layer] == ["line"]
+    df.loc[1, ["lo", "hi"]] = [0.55, 0.65]
+    with_band = charts.line_band(df, x="x:Q", y="y:Q", lower="lo", upper="hi")
+    assert len(with_band.layer) == 2 and len(with_band.layer[0].data) == 1

@@ -52,7 +52,8 @@ def environment() -> tuple[dict[str, SpecifierSet], str]:
 def test_environment_mirrors_pyproject():
     project = pyproject()["project"]
     extras = project["optional-dependencies"]
-    wanted = as_map(project["dependencies"] + extras["dev"] + extras["browser"])
+    wanted = as_map(project["dependencies"] + extras["dev"] + extras["cluster"]
+                    + extras["browser"])
     got, python = environment()
     assert got == wanted
     assert SpecifierSet(python) == SpecifierSet(project["requires-python"])
@@ -68,6 +69,12 @@ def test_extras_and_entry_point():
     project = pyproject()["project"]
     assert set(project["optional-dependencies"]) == {"dev", "browser", "course", "cluster"}
     assert project["scripts"]["lthkit"] == "lthkit.cli:main"
+
+
+def test_make_installs_the_extras_the_tests_need():
+    """The conda environment mirrors what `make test` installs: the dev and cluster extras."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-e '.[dev,cluster]'" in makefile
 
 
 def test_ci_runs_the_readme_test_command():

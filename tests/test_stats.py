@@ -20,8 +20,9 @@ def test_mean_interval_is_a_student_t_interval():
     # sd 1, n 3, t(0.975, 2) = 4.303
     assert mean == 2.0 and hi - mean == pytest.approx(4.3027 / math.sqrt(3), rel=1e-4)
     assert mean - lo == pytest.approx(hi - mean)
-    one = stats.mean_interval([5.0])
-    assert one[0] == 5.0 and math.isnan(one[1]) and math.isnan(one[2])
+    for few in ([5.0], [0.011, 0.011]):  # two equal values would give a zero-width interval
+        mean, lo, hi = stats.mean_interval(few)
+        assert mean == few[0] and math.isnan(lo) and math.isnan(hi)
     with pytest.raises(ValueError):
         stats.mean_interval([])
 
@@ -42,6 +43,7 @@ def test_exceeds_reaches_every_verdict(a, b, verdict):
     ([-0.002, -0.001, -0.003, -0.002], -0.005, True),  # worse, but within the margin
     ([-0.010, -0.008, -0.012, -0.009], -0.005, False),  # worse by more than the margin
     ([0.5], 0.0, None),                                # one value: no interval, no verdict
+    ([0.5, 0.5], 0.0, None),                           # two: no interval either
 ])
 def test_above_reaches_every_verdict_on_constructed_data(values, threshold, verdict):
     assert stats.above(stats.mean_interval(values), threshold) is verdict
