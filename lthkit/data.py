@@ -217,6 +217,10 @@ def require(name: str, root: str | os.PathLike | None = None) -> None:
 
     Cheap (no file is read): ``lthkit.preflight`` calls it before a run starts."""
     base = data_root(root)
+    if name == "broden":  # a probe set for dissection, not a training set: its own layout
+        from . import broden
+
+        return broden.require(base / broden.FOLDER)
     missing = [f for f in ON_DISK.get(name, []) if not (base / f).is_file()]
     if missing:
         raise FileNotFoundError(_not_found(name, base, missing[0]))

@@ -231,3 +231,79 @@ def table(hp):
 
 def _name_of(hp) -> str:
     return next(name for name, cls in CHAPTERS.items() if isinstance(hp, cls))
+
+
+@dataclass(frozen=True)
+class Dissection:
+    """Chapter 5: network dissection of IMP subnetworks and of random pruning, level by level."""
+
+    preset: str = "default"
+    seeds: int = _knob(3, low=1, high=100, doc="independent IMP runs (init and order seeds)")
+    first_seed: int = _knob(0, low=0, high=1_000_000,
+                            doc="seeds used are first_seed … first_seed+seeds-1")
+    dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data",
+                         doc="what the networks are trained on")
+    scenes_train: int = _knob(20_000, low=100, high=1_000_000,
+                              doc="training images generated (scenes only)")
+    scenes_test: int = _knob(2000, low=100, high=1_000_000,
+                             doc="test images generated (scenes only); the probe is taken from them")
+    val_size: int = _knob(2000, low=1, high=20_000, doc="held-out images for early stopping")
+    model: str = _knob("cifar_vgg_11_8", choices=[
+        "conv4_4", "conv4_8", "conv4_16", "conv6_8", "cifar_resnet_8_4", "cifar_resnet_8_8",
+        "cifar_resnet_14_8", "cifar_resnet_20_8", "cifar_resnet_20", "cifar_vgg_11_8",
+        "cifar_vgg_16", "resnet_50"])
+    optimizer: str = _knob("sgd", choices=["sgd", "adam"])
+    lr: float = _knob(0.1, low=1e-7, high=10.0)
+    momentum: float = _knob(0.9, low=0.0, high=0.999)
+    weight_decay: float = _knob(1e-4, low=0.0, high=0.1)
+    batch_size: int = _knob(128, low=1, high=65_536)
+    warmup: str = _knob("0it", step=True, high=_MOST_STEPS, doc="linear learning-rate warm-up")
+    train_steps: str = _knob("2000it", step=True, high=_MOST_STEPS,
+                             doc="length of every training run (dense, tickets, controls)")
+    decay_at: list = _knob([75], low=1, high=100,
+                           doc="% of training at which the learning rate drops 10× (100: never)")
+    eval_every: str = _knob("200it", step=True, high=_MOST_STEPS,
+                            doc="how often the validation loss is measured")
+    rounds: int = _knob(6, low=1, high=60, doc="pruning rounds after the dense run")
+    prune_rate: float = _knob(0.5, low=0.01, high=0.99,
+                              doc="fraction of the surviving weights pruned per round")
+    scope: str = _knob("global", choices=["layer", "global"],
+                       doc="magnitude ranking within each layer or over all")
+    rewind_step: str = _knob("100it", step=True, high=_MOST_STEPS,
+                             doc="the iteration surviving weights are rewound to")
+    control_every: int = _knob(3, low=1, high=60,
+                               doc="random pruning at the last round and every n-th before it")
+    probe: str = _knob("scenes", choices=["scenes", "broden"], needs="data",
+                       doc="the images and concept masks units are dissected with")
+    probe_images: int = _knob(1000, low=1, high=100_000, doc="probe images (at most all)")
+    layers: str = _knob("all", choices=["all", "last"],
+                        doc="dissect every conv stage's output, or the last one only")
+    quantile: float = _knob(0.005, low=1e-5, high=0.5,
+                            doc="share of a unit's activations that count as on")
+    iou_threshold: float = _knob(0.04, low=0.0, high=1.0,
+                                 doc="best IoU at which a unit counts as interpretable")
+    device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device")
+
+    def __post_init__(self):
+        if self.model == "resnet_50" and self.device == "cpu":
+            raise ParameterError("model='resnet_50' runs only on a GPU (device='cuda'): on a "
+                                 "CPU one IMP run would take weeks. Dissect a small conv net "
+                                 "here (model='conv4_8') or move to a machine with CUDA.")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+CHAPTERS["dissection"] = Dissection
+# The paper (Frankle & Bau, 2019) dissects ResNet-50 trained on ImageNet with Broden; lthkit
+# reads no ImageNet, so the paper preset trains ResNet-50 on CIFAR-10 by OpenLTH's CIFAR recipe
+# (160 epochs of SGD, drops at epochs 80 and 120), prunes globally as the paper's ResNet-50
+# experiments do, and dissects its last stage with all of Broden.
+PRESETS["dissection"] = {
+    "default": {},
+    "paper": dict(seeds=3, dataset="cifar10", val_size=5000, model="resnet_50", lr=0.1,
+                  batch_size=128, train_steps="160ep", decay_at=[50, 75], eval_every="2ep",
+                  rounds=16, scope="global", rewind_step="1000it", control_every=4,
+                  probe="broden", probe_images=63_305, layers="last", device="cuda"),
+}

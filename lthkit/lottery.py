@@ -81,24 +81,26 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
 
 
 def imp_seeds(experiment: Experiment, data, seeds, progress=None,
-              n_workers: int | None = None) -> list[dict]:
-    """``imp`` for every seed, rows tagged with ``seed``.
+              n_workers: int | None = None, states: bool = False) -> list[dict]:
+    """``imp`` for every seed, rows tagged with ``seed``; with ``states``, each row also holds
+    its network's weights at the end of training (``final_state``).
 
     A round's runs, every seed's ticket and controls, train together through the engine, one
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
     on how many seeds or workers there are."""
     return [{k: v for k, v in row.items() if k != "experiment"}
-            for row in imp_many([experiment], data, seeds, progress, n_workers)]
+            for row in imp_many([experiment], data, seeds, progress, n_workers, states)]
 
 
-def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = None) -> list[dict]:
+def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = None,
+             states: bool = False) -> list[dict]:
     """``imp_seeds`` for several experiments at once (e.g. a sweep over ``rewind_step``): the
     runs of every experiment's round r train together. Rows carry ``experiment``, the index of
     their experiment in ``experiments``, and ``seed``."""
     experiments, seeds = list(experiments), list(seeds)
     for experiment in experiments:
         _check(experiment, data)
-    chains = [_Chain(e, data, seed) for e in experiments for seed in seeds]
+    chains = [_Chain(e, data, seed, states) for e in experiments for seed in seeds]
     index = {id(e): i for i, e in enumerate(experiments)}
     rows = []
     for round_ in range(max(e.rounds for e in experiments) + 1):
@@ -132,8 +134,8 @@ def _check(experiment: Experiment, data) -> None:
 class _Chain:
     """One seed's IMP: the store entries of its runs, and the mask carried from round to round."""
 
-    def __init__(self, experiment: Experiment, data, seed: int):
-        self.experiment, self.data, self.seed = experiment, data, seed
+    def __init__(self, experiment: Experiment, data, seed: int, states: bool = False):
+        self.experiment, self.data, self.seed, self.states = experiment, data, seed, states
         self.seeds = _seeds(seed)
         # A round's result does not depend on how many rounds follow it or on which controls
         # run beside it, so neither is part of the key: extending an IMP reuses every finished
@@ -176,10 +178,11 @@ class _Chain:
                                             keep_state=True),
             # the same mask on freshly drawn weights
             "reinit": lambda tick: _summary(self._fit(tick, longer, init_seed=other,
-                                                      mask=mask)),
+                                                      mask=mask), keep_state=True),
             # a random mask with the same per-layer density on the rewound weights
             "random": lambda tick: _summary(self._fit(
-                tick, longer, mask=masks.random_prune(mask, other), **rewound)),
+                tick, longer, mask=masks.random_prune(mask, other), **rewound),
+                keep_state=True),
         }
         controls = self.experiment.controls if self.experiment.has_controls(round_) else ()
         kinds = ["ticket", *[k for k in KINDS[1:] if k in controls]]
@@ -191,7 +194,8 @@ class _Chain:
             self.rewind_state = results["ticket"]["rewind_state"]
             self.mask = masks.Mask.ones(models.for_data(self.experiment.model, 0, self.data))
         self.previous = results["ticket"]
-        return [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed}
+        return [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed,
+                 **({"final_state": results[kind]["final_state"]} if self.states else {})}
                 for kind in KINDS if kind in results]
 
 def runs(experiment: Experiment) -> int:

@@ -5,7 +5,9 @@
     output_layer(model)    # 'fc3.weight' (pruned at half the rate in the LTH recipe)
 
 Names: ``xor_mlp_H`` (2→H→1, any H), ``lenet_300_100``, ``conv2``, ``conv4``, ``conv6``,
-``cifar_resnet_20`` (and any 6n+2 depth, ``cifar_resnet_56``…), ``cifar_vgg_11/13/16/19``.
+``cifar_resnet_20`` (and any 6n+2 depth, ``cifar_resnet_56``…), ``cifar_vgg_11/13/16/19``,
+``resnet_50`` (torchvision's ImageNet ResNet-50; on images under 64 px its stem is a 3×3
+convolution without max-pooling, as usual on CIFAR, so its last stage still sees 4×4 maps).
 The conv nets take a width as a suffix, OpenLTH's way: ``cifar_resnet_20_16`` is depth 20 with
 16 channels in its first stage (the default), ``cifar_vgg_16_32`` a VGG-16 whose stages have
 32-64-128-256-256 channels, ``conv4_16`` a Conv-4 with 16-32 channels (and 64-wide dense layers:
@@ -200,8 +202,22 @@ def _make(name: str, shape: tuple | None, classes: int | None) -> nn.Module:
             raise ValueError(f"no VGG of depth {depth}; known: {sorted(_VGG)}")
         _fits(name, height, width, _VGG[depth].count("M"))
         return _kaiming(CifarVGG(depth, _width(match.group(2), 64, name), classes, channels))
+    if name == "resnet_50":
+        return _resnet_50(channels, height, width, classes)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(NAMES)} (conv nets take a "
                      f"width suffix: conv4_32, cifar_resnet_20_8, cifar_vgg_16_16)")
+
+
+def _resnet_50(channels, height, width, classes):
+    from torchvision.models import resnet50
+
+    model = resnet50(num_classes=classes)
+    if min(height, width) < 64:
+        model.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        model.maxpool = nn.Identity()
+    elif channels != 3:
+        model.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
+    return _kaiming(model)
 
 
 def _image(name, shape):
@@ -227,7 +243,7 @@ def _fits(name, height, width, pools):
 _BUILDING = threading.Lock()
 
 NAMES = ("xor_mlp_H", "lenet_300_100", "conv2", "conv4", "conv6", "cifar_resnet_20",
-         "cifar_vgg_16")
+         "cifar_vgg_16", "resnet_50")
 
 
 def build(name: str, init_seed: int, input_shape: tuple | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import hparams, lottery, train
+from .steps import Step
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,56 @@ def build(hp):
     except KeyError:
         raise TypeError(f"no plan for {type(hp).__name__}; chapters with plans: "
                         f"{', '.join(c.__name__ for c in BUILDERS)}") from None
+
+
+@dataclass(frozen=True)
+class Dissection:
+    """Chapter 5: the data, IMP with its random-pruning control, and how units are dissected."""
+
+    dataset: str
+    data_options: dict              # keyword arguments of data.load(dataset, ...)
+    val_size: int                   # held out of the training set (datasets without a val split)
+    experiment: lottery.Experiment
+    seeds: tuple[int, ...]
+    probe: dict                     # name ("scenes" or "broden"), images, and Broden's reading
+    layers: str                     # "all" conv stages or the "last"
+    settings: dict                  # keyword arguments of dissect.dissect
+
+
+# The calibrated scenes (CALIBRATION.md, provisional): 16-pixel images, easier than the defaults.
+SCENES = dict(size=16, distractors=1, scale=(0.3, 0.45), clutter=2.0, noise=0.02)
+
+
+def dissection_plan(hp: hparams.Dissection) -> Dissection:
+    scenes = hp.dataset == "scenes"
+    options = dict(SCENES, train=hp.scenes_train, val=hp.val_size, test=hp.scenes_test) \
+        if scenes else {}
+    length = _iterations(hp.train_steps, hp.scenes_train if scenes else 50_000 - hp.val_size,
+                         hp.batch_size)
+    drops = tuple(f"{round(length * p / 100)}it" for p in sorted(set(hp.decay_at)) if p < 100)
+    config = train.Config(optimizer=hp.optimizer, lr=hp.lr, momentum=hp.momentum,
+                          weight_decay=hp.weight_decay, batch_size=hp.batch_size,
+                          train_steps=hp.train_steps, eval_every=hp.eval_every,
+                          milestones=drops, warmup=hp.warmup, test_at="best")
+    experiment = lottery.Experiment(
+        model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
+        prune_rate=hp.prune_rate, output_prune_rate=0.1 if hp.scope == "layer" else None,
+        scope=hp.scope, rewind_step=hp.rewind_step, controls=("random",),
+        control_every=hp.control_every, device=hp.device)
+    probe = {"name": hp.probe, "images": hp.probe_images}
+    if hp.probe == "broden":
+        # Broden's images shrunk to the side the networks were trained on, and
+        # normalised like the images they were trained on (probes.normalisation).
+        probe.update(size=options.get("size", 32), normalised_as=hp.dataset)
+    return Dissection(dataset=hp.dataset, data_options=options, val_size=hp.val_size,
+                      experiment=experiment, seeds=tuple(hp.seed_list), probe=probe,
+                      layers=hp.layers, settings=dict(quantile=hp.quantile,
+                                                      iou_threshold=hp.iou_threshold,
+                                                      device=hp.device))
+
+
+def _iterations(step: str, images: int, batch_size: int) -> int:
+    return Step.parse(step).iterations(-(-images // batch_size))
+
+
+BUILDERS[hparams.Dissection] = dissection_plan

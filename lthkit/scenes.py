@@ -244,12 +244,8 @@ def dataset(augment: bool = True, seed: int = 0, size: int = 32, train: int = 20
     if train <= 0 or test <= 0 or val < 0:
         raise ValueError(f"scenes needs train > 0, test > 0, val ≥ 0 (got {train}, {test}, {val})")
     knobs = Knobs(**knobs)
-    splits = {}
-    for split, n in (("train", train), ("val", val), ("test", test)):
-        params = dict(seed=seed, split=split, n=n, size=size, masks=split in masks,
-                      knobs=dataclasses.asdict(knobs))
-        splits[split] = store.cached("scenes", params, functools.partial(
-            generate, n, seed, split, size, knobs, split in masks))
+    splits = {split: _split(split, n, seed, size, knobs, split in masks)
+              for split, n in (("train", train), ("val", val), ("test", test))}
     # Normalised like CIFAR: per-channel mean and std of the training images.
     mean, std = _channel_stats(splits["train"][0])
     x = {k: (v[0].float() / 255 - mean) / std for k, v in splits.items()}
@@ -258,6 +254,22 @@ def dataset(augment: bool = True, seed: int = 0, size: int = 32, train: int = 20
                         y_val=splits["val"][1] if val else None, augment=augment,
                         masks={k: splits[k][2] for k in masks if splits[k][0].numel()},
                         concepts=CONCEPTS)
+
+
+def _split(split: str, n: int, seed: int, size: int, knobs: Knobs, masks: bool):
+    params = dict(seed=seed, split=split, n=n, size=size, masks=masks,
+                  knobs=dataclasses.asdict(knobs))
+    return store.cached("scenes", params, functools.partial(
+        generate, n, seed, split, size, knobs, masks))
+
+
+def raw(split: str = "test", seed: int = 0, size: int = 32, train: int = 20_000,
+        val: int = 2_000, test: int = 2_000, masks=("test",), **knobs):
+    """One split of ``dataset(seed=..., ...)`` as generated, before normalisation: uint8
+    images (N, 3, S, S), labels, and masks (or None), read back from the store."""
+    masks = (masks,) if isinstance(masks, str) else tuple(masks)
+    n = {"train": train, "val": val, "test": test}[split]
+    return _split(split, n, seed, size, Knobs(**knobs), split in masks)
 
 
 def _channel_stats(images: torch.Tensor, chunk: int = 4096):

@@ -35,7 +35,7 @@ import torch
 # Modules that only present results; editing them must not invalidate computed entries.
 _PRESENTATION = {"book.py", "charts.py", "claims.py", "cli.py", "hparams.py", "preflight.py",
                  "procs.py", "stats.py", "batch.py", "cells.py", "slurm.py", "summary.py",
-                 "__init__.py"}
+                 "__init__.py", "pictures.py"}
 
 
 def root() -> Path:

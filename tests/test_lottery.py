@@ -391,3 +391,15 @@ def test_several_experiments_train_together_as_they_would_apart(recorded, mnist,
     assert [(r["round"], r["kind"]) for r in second] == [(0, "ticket"), (1, "ticket")]
     alone = imp(other, mnist, seed=SEED)
     assert [r["trajectory"] for r in second] == [r["trajectory"] for r in alone]
+
+
+def test_rows_can_carry_each_runs_final_weights(recorded, mnist, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
+    rows = lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED], states=True)
+    assert spy.calls == []                       # the weights come from the store
+    for row in rows:
+        call = _calls(recorded, row["kind"], row["round"])
+        assert _same(row["final_state"], call["result"].final_state)
+    assert "final_state" not in recorded["rows"][0]

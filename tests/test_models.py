@@ -227,3 +227,15 @@ def test_lenet_takes_the_flattened_image():
 def test_networks_that_cannot_fit_say_why(name, shape, classes, message):
     with pytest.raises(ValueError, match=message):
         models.build(name, init_seed=0, input_shape=shape, num_classes=classes)
+
+
+def test_resnet_50_takes_a_cifar_stem_on_small_images():
+    small = models.build("resnet_50", 0, input_shape=(3, 32, 32), num_classes=10)
+    assert small.conv1.kernel_size == (3, 3) and small.conv1.stride == (1, 1)
+    assert isinstance(small.maxpool, torch.nn.Identity)
+    large = models.build("resnet_50", 0, input_shape=(3, 64, 64), num_classes=7)
+    assert large.conv1.kernel_size == (7, 7) and large.conv1.stride == (2, 2)
+    with torch.no_grad():
+        assert large.eval()(torch.zeros(1, 3, 64, 64)).shape == (1, 7)
+    assert sum(p.numel() for p in small.parameters()) > 23_000_000
+    assert models.output_layer(small) == "fc.weight"

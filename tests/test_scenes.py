@@ -255,3 +255,16 @@ def test_load_options(store):
         data.load("scenes", masks=("holdout",))
     with pytest.raises(ValueError, match="only scenes"):
         data.load("mnist5k", train=10)
+
+
+def test_raw_is_the_split_as_generated(tmp_path, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    options = dict(train=20, val=10, test=30, size=16, noise=0.0)
+    ds = scenes.dataset(**options)
+    shown, labels, masks = scenes.raw("test", **options)
+    images, _, expected = scenes.generate(30, 0, "test", 16, scenes.Knobs(noise=0.0))
+    assert torch.equal(shown, images) and torch.equal(masks, expected)
+    assert torch.equal(labels, ds.y_test) and scenes.raw("train", **options)[2] is None
+    # the dataset's test images are these, normalised per channel: same order of pixels
+    assert torch.equal(ds.x_test[:, 0].flatten().argsort(stable=True),
+                       shown[:, 0].float().flatten().argsort(stable=True))
