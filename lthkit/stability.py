@@ -116,3 +116,32 @@ def instability(errors) -> float:
     if len(errors) < 2:
         raise ValueError("a path needs at least its two ends")
     return max(errors) - (errors[0] + errors[-1]) / 2
+
+
+def continued(run: engine.Run, parent, split_at: int, order_seed: int) -> engine.Run:
+    """``run`` continued from ``parent``'s checkpoint at iteration ``split_at`` (its weights and
+    optimiser state) with another ``order_seed``: the second copy of an instability pair."""
+    if split_at not in parent.checkpoints or split_at not in parent.optimizer_states:
+        raise ValueError(f"the parent kept no checkpoint at iteration {split_at} (it kept "
+                         f"{sorted(parent.checkpoints)}): train it with that checkpoint")
+    return dataclasses.replace(run, order_seed=order_seed, state=parent.checkpoints[split_at],
+                               optimizer_state=parent.optimizer_states[split_at],
+                               start=split_at, checkpoints=())
+
+
+def train_pairs(run: engine.Run, split_ats, order_seeds=(0, 1), progress=None,
+                n_workers: int | None = None) -> dict[int, tuple]:
+    """:func:`train_copies` at every iteration of ``split_ats``, for the price of one parent.
+
+    The parent trains to the end with the first order seed, keeping its weights and optimiser
+    state at every split: it *is* the first copy of every pair (a copy continued from a
+    checkpoint with the parent's seed is bitwise the parent's own run). Only the second copies,
+    one per split, train again. Returns ``{k: (first, second)}`` (``train.Result``s)."""
+    splits = sorted({int(k) for k in split_ats})
+    if not splits or splits[0] < 0:
+        raise ValueError(f"split_ats must be iterations ≥ 0, got {list(split_ats)}")
+    first = engine.fit(dataclasses.replace(run, order_seed=order_seeds[0],
+                                           checkpoints=tuple(splits)), progress)
+    seconds = engine.train_many([continued(run, first, k, order_seeds[1]) for k in splits],
+                                progress=progress, n_workers=n_workers)
+    return {k: (first, second) for k, second in zip(splits, seconds)}
