@@ -87,19 +87,32 @@ def imp_seeds(experiment: Experiment, data, seeds, progress=None,
     A round's runs, every seed's ticket and controls, train together through the engine, one
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
     on how many seeds or workers there are."""
-    _check(experiment, data)
-    seeds = list(seeds)
-    chains = [_Chain(experiment, data, seed) for seed in seeds]
+    return [{k: v for k, v in row.items() if k != "experiment"}
+            for row in imp_many([experiment], data, seeds, progress, n_workers)]
+
+
+def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = None) -> list[dict]:
+    """``imp_seeds`` for several experiments at once (e.g. a sweep over ``rewind_step``): the
+    runs of every experiment's round r train together. Rows carry ``experiment``, the index of
+    their experiment in ``experiments``, and ``seed``."""
+    experiments, seeds = list(experiments), list(seeds)
+    for experiment in experiments:
+        _check(experiment, data)
+    chains = [_Chain(e, data, seed) for e in experiments for seed in seeds]
+    index = {id(e): i for i, e in enumerate(experiments)}
     rows = []
-    for round_ in range(experiment.rounds + 1):
-        jobs = [(chain, kind, task) for chain in chains for kind, task in chain.tasks(round_)]
+    for round_ in range(max(e.rounds for e in experiments) + 1):
+        live = [chain for chain in chains if round_ <= chain.experiment.rounds]
+        jobs = [(chain, kind, task) for chain in live for kind, task in chain.tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for chain in chains:
-            rows += chain.finish(round_, {kind: result for (owner, kind, _), result
-                                          in zip(jobs, results) if owner is chain})
+        for chain in live:
+            done = {kind: result for (owner, kind, _), result in zip(jobs, results)
+                    if owner is chain}
+            rows += [{**row, "experiment": index[id(chain.experiment)]}
+                     for row in chain.finish(round_, done)]
     order = {seed: i for i, seed in enumerate(seeds)}
-    return sorted(rows, key=lambda row: (order[row["seed"]], row["round"]))
+    return sorted(rows, key=lambda row: (row["experiment"], order[row["seed"]], row["round"]))
 
 
 def _check(experiment: Experiment, data) -> None:
