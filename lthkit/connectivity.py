@@ -6,7 +6,8 @@ run and path through the store::
                       "val_size": 500}, splits=(0, 100, 500), rewinds=(0,), levels=(4, 8))
     ds = load(setting)
     pairs, paths = dense(setting, ds, seeds=[0, 1, 2], progress=bar)
-    pairs, paths, imp_rows = sparse(setting, ds, seeds=[0, 1, 2], progress=bar)
+    imp_rows = imp(setting, ds, seeds=[0, 1, 2], progress=bar)   # IMP for every rewinding step
+    pairs, paths = sparse(setting, ds, seeds=[0, 1, 2], progress=bar)
 
 A *pair* is two copies of one network trained from one starting point with different data
 orders; its *path* is the error of θ(α) between them (:func:`stability.error_along_path`). A pair
@@ -61,7 +62,7 @@ class Setting:
             raise ValueError(f"levels are IMP rounds ≥ 1 (round 0 is the dense network), not "
                              f"{self.levels}")
 
-    def imp(self, rewind: int) -> lottery.Experiment:
+    def rewound_to(self, rewind: int) -> lottery.Experiment:
         """IMP rewinding to iteration ``rewind``, as far as the sparsest level, no controls (the
         pairs below train their own)."""
         return dataclasses.replace(self.experiment, rewind_step=f"{rewind}it",
@@ -102,14 +103,20 @@ def dense(setting: Setting, ds, seeds, progress=None) -> tuple[list, list]:
     return _rows(setting, [(p, r) for (_, p), r in zip(tasks, results)])
 
 
-def sparse(setting: Setting, ds, seeds, progress=None) -> tuple[list, list, list]:
-    """IMP to the sparsest level for every rewinding step, then pairs of its tickets (and
-    controls) at the levels → (pair rows, path rows, IMP's own rows tagged with ``k``)."""
-    imp_rows, tasks = [], []
-    for k in setting.rewinds:
-        experiment = setting.imp(k)
-        rows = lottery.imp_seeds(experiment, ds, seeds, progress=progress)
-        imp_rows += [{**row, "k": k} for row in rows]
+def imp(setting: Setting, ds, seeds, progress=None) -> list[dict]:
+    """IMP to the sparsest level for every rewinding step → its rows, tagged with ``k``. Every
+    rewinding step's rounds train together (:func:`lottery.imp_many`); ``progress`` counts runs."""
+    experiments = [setting.rewound_to(k) for k in setting.rewinds]
+    return [{**row, "k": setting.rewinds[row.pop("experiment")]}
+            for row in lottery.imp_many(experiments, ds, seeds, progress=progress)]
+
+
+def sparse(setting: Setting, ds, seeds, progress=None) -> tuple[list, list]:
+    """Pairs of IMP's tickets (and of their controls) at the levels → (pair rows, path rows).
+    IMP's runs come from the store (:func:`imp` first, to train them together)."""
+    experiments = [setting.rewound_to(k) for k in setting.rewinds]
+    tasks = []
+    for k, experiment in zip(setting.rewinds, experiments):
         setup = {**_setup(experiment), "rewind": k}
         for seed in seeds:
             tickets = lottery.tickets(experiment, ds, seed, rounds=setting.levels)
@@ -123,8 +130,7 @@ def sparse(setting: Setting, ds, seeds, progress=None) -> tuple[list, list, list
                     first, runs = _sparse_runs(experiment, ds, seed, k, level, kind, ticket)
                     tasks.append(_pair_task(setting, ds, params, first, *runs))
     results = engine.parallel([t for t, _ in tasks], progress=progress, unit="iteration")
-    pairs, paths = _rows(setting, [(p, r) for (_, p), r in zip(tasks, results)])
-    return pairs, paths, imp_rows
+    return _rows(setting, [(p, r) for (_, p), r in zip(tasks, results)])
 
 
 def _sparse_runs(experiment, ds, seed, k, level, kind, ticket):
@@ -192,3 +198,17 @@ def _run(experiment, ds, order_seed, init_seed=None, **how) -> engine.Run:
 def _slim(result):
     """What a parent's pairs need: its end, its checkpoints and optimiser states, its cost."""
     return dataclasses.replace(result, trajectory=result.trajectory[-1:])
+
+
+def work(setting: Setting, ds, seeds) -> dict:
+    """What :func:`dense`, :func:`imp` and :func:`sparse` train, for progress bars: training
+    iterations of the dense and sparse pairs, and IMP's runs."""
+    per_epoch = ds.iterations_per_epoch(setting.experiment.train.batch_size)
+    end = Step.parse(setting.experiment.train.train_steps).iterations(per_epoch)
+    dense_its = end + sum(end - k for k in set(setting.splits))
+    sparse_its = sum(end - k + (2 * (end - k) + 2 * end if level in setting.control_levels
+                                else 0)
+                     for k in setting.rewinds for level in setting.levels)
+    runs = sum(lottery.runs(setting.rewound_to(k)) for k in setting.rewinds)
+    return {"dense": len(seeds) * dense_its, "imp": len(seeds) * runs,
+            "sparse": len(seeds) * sparse_its}

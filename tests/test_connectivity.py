@@ -1,0 +1,161 @@
+"""lthkit.connectivity: chapter 3's dense and sparse instability pairs, through the store.
+
+A tiny setting (LeNet on mnist5k, 40 iterations, two seeds) runs once into a fresh store, with
+the iterations and runs it trains counted; the tests then redo its pairs by hand from the public
+pieces (engine, stability, lottery) and compare."""
+import dataclasses
+
+import pytest
+import torch
+
+import lthkit.engine
+from lthkit import connectivity, engine, lottery, masks, models, stability
+from lthkit.connectivity import SECOND_ORDER, Setting
+from lthkit.train import Config, evaluate
+
+CONFIG = Config(optimizer="adam", lr=1.2e-3, batch_size=60, train_steps="40it", eval_every="10it",
+                test_at="best")
+SETTING = Setting("LeNet", lottery.Experiment(train=CONFIG, rounds=9),
+                  data={"name": "mnist5k", "val_size": 500}, splits=(0, 15), rewinds=(0, 10),
+                  levels=(1, 2), control_levels=(2,), alphas=3, train_examples=300)
+SEEDS = [0, 1]
+
+
+class Counter:
+    n = 0
+
+    def update(self, k=1):
+        self.n += k
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LTHKIT_STORE", str(tmp_path_factory.mktemp("store")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return connectivity.load(SETTING)
+
+
+@pytest.fixture(scope="module")
+def done(store, ds):
+    counts = {name: Counter() for name in ("dense", "imp", "sparse")}
+    dense = connectivity.dense(SETTING, ds, SEEDS, progress=counts["dense"])
+    imp_rows = connectivity.imp(SETTING, ds, SEEDS, progress=counts["imp"])
+    sparse = connectivity.sparse(SETTING, ds, SEEDS, progress=counts["sparse"])
+    return {"dense": dense, "imp": imp_rows, "sparse": sparse,
+            "counts": {name: c.n for name, c in counts.items()}}
+
+
+def _test_error(state, ds):
+    model = models.for_data("lenet_300_100", 0, ds)
+    model.load_state_dict(state)
+    return 1 - evaluate(model, ds.x_test, ds.y_test)[1]
+
+
+def _ends(paths, **tag):
+    rows = [p for p in paths if all(p[k] == v for k, v in tag.items())]
+    rows.sort(key=lambda p: p["alpha"])
+    return rows[0]["test_error"], rows[-1]["test_error"]
+
+
+def test_the_setting_names_its_data_and_refuses_nonsense(ds):
+    assert ds.name == "mnist5k" and len(ds.x_val) == 500
+    with pytest.raises(ValueError, match="control_levels"):
+        dataclasses.replace(SETTING, control_levels=(3,))
+    with pytest.raises(ValueError, match="rounds ≥ 1"):
+        dataclasses.replace(SETTING, levels=(0, 1), control_levels=())
+    with pytest.raises(ValueError, match="not before the end"):
+        connectivity.dense(dataclasses.replace(SETTING, splits=(0, 40)), ds, SEEDS)
+
+
+def test_one_dense_pair_per_seed_and_split(done):
+    pairs, paths = done["dense"]
+    assert sorted((p["seed"], p["k"]) for p in pairs) == [(0, 0), (0, 15), (1, 0), (1, 15)]
+    assert {p["kind"] for p in pairs} == {"dense"} and len(paths) == 3 * len(pairs)
+    for pair in pairs:
+        errors = [p["test_error"] for p in sorted(paths, key=lambda p: p["alpha"])
+                  if (p["seed"], p["k"]) == (pair["seed"], pair["k"])]
+        assert pair["instability"] == pytest.approx(stability.instability(errors))
+        assert pair["end_error"] == pytest.approx((errors[0] + errors[-1]) / 2)
+
+
+def test_a_dense_pair_is_the_seeds_run_and_its_continuation_with_another_order(done, ds):
+    _, paths = done["dense"]
+    seed, k = 1, 15
+    run = engine.Run("lenet_300_100", ds, CONFIG, order_seed=seed, init_seed=seed)
+    first, second = stability.train_copies(run, split_at=k, order_seeds=(seed, SECOND_ORDER + seed))
+    assert _ends(paths, seed=seed, k=k) == pytest.approx(
+        (_test_error(first.final_state, ds), _test_error(second.final_state, ds)))
+
+
+def test_a_tickets_first_copy_is_imps_own_ticket(done, ds):
+    _, paths = done["sparse"]
+    for row in done["imp"]:
+        if row["round"] in SETTING.levels:
+            first, _ = _ends(paths, kind="ticket", seed=row["seed"], k=row["k"],
+                             level=row["round"])
+            assert first == pytest.approx(1 - row["final_test_acc"])
+
+
+def test_a_tickets_second_copy_trains_the_rewound_weights_with_another_order(done, ds):
+    _, paths = done["sparse"]
+    seed, k, level = 0, 10, 1
+    ticket = lottery.tickets(SETTING.rewound_to(k), ds, seed, rounds=[level])[level]
+    assert ticket["mask"].density() < 1
+    second = engine.fit(engine.Run("lenet_300_100", ds, CONFIG, SECOND_ORDER + seed,
+                                   state=ticket["rewind_state"], mask=ticket["mask"], start=k))
+    for name, keep in ticket["mask"].items():
+        assert torch.count_nonzero(second.final_state[name][~keep]) == 0
+    assert _ends(paths, kind="ticket", seed=seed, k=k, level=level)[1] == pytest.approx(
+        _test_error(second.final_state, ds))
+
+
+def test_the_controls_first_copies_are_lotterys_control_runs(done, ds, store):
+    _, paths = done["sparse"]
+    k, level = 10, 2
+    experiment = dataclasses.replace(SETTING.rewound_to(k), rounds=level,
+                                     controls=("reinit", "random"))
+    for row in lottery.imp_seeds(experiment, ds, SEEDS):
+        if row["round"] == level and row["kind"] != "ticket":
+            first, _ = _ends(paths, kind=row["kind"], seed=row["seed"], k=k, level=level)
+            assert first == pytest.approx(1 - row["final_test_acc"]), row["kind"]
+
+
+def test_pairs_cover_the_levels_and_controls_only_where_asked(done):
+    pairs, _ = done["sparse"]
+    seen = {(p["kind"], p["k"], p["level"]) for p in pairs}
+    assert seen == {("ticket", k, level) for k in (0, 10) for level in (1, 2)} | {
+        (kind, k, 2) for kind in ("random", "reinit") for k in (0, 10)}
+    levels = lottery.weights_remaining(SETTING.rewound_to(0))
+    for pair in pairs:
+        assert pair["weights_remaining"] == pytest.approx(levels[pair["level"]], abs=1e-9)
+
+
+def test_the_work_counted_is_the_work_done(done, ds):
+    assert done["counts"] == connectivity.work(SETTING, ds, SEEDS)
+
+
+def test_a_second_call_reads_everything_from_the_store(done, ds, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("trained although every result is in the store")
+
+    monkeypatch.setattr(lthkit.engine, "train", refuse)
+    assert connectivity.dense(SETTING, ds, SEEDS) == done["dense"]
+    assert connectivity.imp(SETTING, ds, SEEDS) == done["imp"]
+    assert connectivity.sparse(SETTING, ds, SEEDS) == done["sparse"]
+
+
+def test_random_controls_keep_the_tickets_layer_densities(ds):
+    ticket = masks.Mask.ones(models.for_data("lenet_300_100", 0, ds))
+    ticket = masks.magnitude_prune(masks.weights(models.for_data("lenet_300_100", 0, ds)),
+                                   ticket, 0.5)
+    _, runs = connectivity._sparse_runs(SETTING.experiment, ds, 3, 0, 2, "random",
+                                        {"mask": ticket, "rewind_state": None})
+    assert [r.order_seed for r in runs] == [3, SECOND_ORDER + 3]
+    for run in runs:
+        assert run.mask.layer_density() == pytest.approx(ticket.layer_density())
+        assert run.mask.fingerprint() != ticket.fingerprint()
