@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import data as data_, engine, lottery, masks, stability, store
+from . import data as data_, engine, lottery, masks, stability, stats, store
 from .steps import Step
 
 SECOND_ORDER = 7_000_000   # the second copy's order seed is this plus the seed
@@ -200,15 +200,60 @@ def _slim(result):
     return dataclasses.replace(result, trajectory=result.trajectory[-1:])
 
 
-def work(setting: Setting, ds, seeds) -> dict:
-    """What :func:`dense`, :func:`imp` and :func:`sparse` train, for progress bars: training
-    iterations of the dense and sparse pairs, and IMP's runs."""
-    per_epoch = ds.iterations_per_epoch(setting.experiment.train.batch_size)
+def work(setting: Setting, per_epoch: int, seeds: int) -> dict:
+    """What :func:`dense`, :func:`imp` and :func:`sparse` train for ``seeds`` seeds, with epochs
+    of ``per_epoch`` iterations: the iterations of the dense and sparse pairs, IMP's runs and
+    IMP's iterations (for progress bars and costs)."""
     end = Step.parse(setting.experiment.train.train_steps).iterations(per_epoch)
     dense_its = end + sum(end - k for k in set(setting.splits))
     sparse_its = sum(end - k + (2 * (end - k) + 2 * end if level in setting.control_levels
                                 else 0)
                      for k in setting.rewinds for level in setting.levels)
-    runs = sum(lottery.runs(setting.rewound_to(k)) for k in setting.rewinds)
-    return {"dense": len(seeds) * dense_its, "imp": len(seeds) * runs,
-            "sparse": len(seeds) * sparse_its}
+    rounds = max(setting.levels, default=0)
+    return {"dense": seeds * dense_its, "sparse": seeds * sparse_its,
+            "imp": seeds * len(setting.rewinds) * (rounds + 1),
+            "imp_iterations": seeds * sum(end + rounds * (end - k) for k in setting.rewinds)}
+
+
+def judged(pairs, stable: float, margin: float):
+    """One row per setting, kind, ``k`` and level, over its seeds: the instability and the test
+    error above the dense network's (paired by seed; the dense network's error is the mean of
+    the two ends of its pair at the first split), each ``(mean, lo, hi)`` with a 95% interval,
+    and two verdicts, True / False / None (undecided, or one seed):
+
+    - ``stable``: the instability's interval lies wholly below ``stable`` (False: wholly at or
+      above it);
+    - ``matching``: the excess error's interval lies wholly below ``margin``, non-inferiority
+      (False: wholly at or above it). Dense rows are their own reference: None."""
+    import pandas as pd
+
+    pairs = pd.DataFrame(pairs)
+    first = pairs[pairs.kind == "dense"].sort_values("k").groupby(["setting", "seed"]).first()
+    dense_error = first["end_error"]
+    rows = []
+    for (label, kind, k, level), group in pairs.groupby(["setting", "kind", "k", "level"],
+                                                        sort=False):
+        instability = stats.mean_interval(group["instability"])
+        row = {"setting": label, "kind": kind, "k": k, "level": level,
+               "weights_remaining": group["weights_remaining"].iloc[0], "seeds": len(group),
+               "instability": instability, "stable": stats.below(instability, stable),
+               "excess_error": None, "matching": None}
+        if kind != "dense":
+            reference = dense_error.loc[[(label, s) for s in group["seed"]]].to_numpy()
+            row["excess_error"] = stats.mean_interval(group["end_error"].to_numpy() - reference)
+            row["matching"] = stats.below(row["excess_error"], margin)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def matching_only_when_stable(table) -> bool | None:
+    """The rule of "subnetworks are matching only when they are stable" over the rows of
+    :func:`judged`: False when some row is matching and unstable; True when at least one row
+    is matching and every matching row is stable; None otherwise (no row decided matching, or
+    one whose stability is undecided)."""
+    matching = table[table["matching"] == True]  # noqa: E712 (None is not False here)
+    if (matching["stable"] == False).any():  # noqa: E712
+        return False
+    if matching.empty or matching["stable"].isna().any():
+        return None
+    return True

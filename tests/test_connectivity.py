@@ -136,7 +136,9 @@ def test_pairs_cover_the_levels_and_controls_only_where_asked(done):
 
 
 def test_the_work_counted_is_the_work_done(done, ds):
-    assert done["counts"] == connectivity.work(SETTING, ds, SEEDS)
+    work = connectivity.work(SETTING, ds.iterations_per_epoch(CONFIG.batch_size), len(SEEDS))
+    assert done["counts"] == {name: work[name] for name in ("dense", "imp", "sparse")}
+    assert work["imp_iterations"] == sum(row["iterations"] for row in done["imp"])
 
 
 def test_a_second_call_reads_everything_from_the_store(done, ds, monkeypatch):
@@ -159,3 +161,65 @@ def test_random_controls_keep_the_tickets_layer_densities(ds):
     for run in runs:
         assert run.mask.layer_density() == pytest.approx(ticket.layer_density())
         assert run.mask.fingerprint() != ticket.fingerprint()
+
+
+def _pairs(kind, instabilities, errors, k=0, level=1, dense_errors=(0.10, 0.12, 0.11)):
+    """Pair rows of one subnetwork over three seeds, beside the dense pairs they compare to."""
+    dense = [{"setting": "net", "kind": "dense", "seed": s, "k": 0, "level": 0,
+              "weights_remaining": 100.0, "instability": 0.0, "end_error": e}
+             for s, e in enumerate(dense_errors)]
+    return dense + [{"setting": "net", "kind": kind, "seed": s, "k": k, "level": level,
+                     "weights_remaining": 20.0, "instability": i, "end_error": e}
+                    for s, (i, e) in enumerate(zip(instabilities, errors))]
+
+
+@pytest.mark.parametrize("instabilities, stable", [
+    ((0.001, 0.002, 0.0), True),          # wholly below 2%
+    ((0.30, 0.35, 0.32), False),          # wholly above
+    ((0.0, 0.05, 0.01), None),            # straddles
+])
+def test_stable_is_decided_by_the_interval_of_the_instability(instabilities, stable):
+    table = connectivity.judged(_pairs("ticket", instabilities, (0.1, 0.12, 0.11)), 0.02, 0.01)
+    assert table.set_index("kind").loc["ticket", "stable"] == stable
+    assert table.set_index("kind").loc["dense", "matching"] is None
+
+
+@pytest.mark.parametrize("errors, matching", [
+    ((0.101, 0.121, 0.111), True),         # +0.1 pp, paired by seed: within the 1 pp margin
+    ((0.20, 0.22, 0.21), False),           # +10 pp
+    ((0.10, 0.16, 0.09), None),            # straddles the margin
+])
+def test_matching_is_non_inferiority_paired_by_seed(errors, matching):
+    table = connectivity.judged(_pairs("ticket", (0, 0, 0), errors), 0.02, 0.01).set_index("kind")
+    assert table.loc["ticket", "matching"] == matching
+    # the dense errors vary by 2 pp between seeds; pairing by seed removes that
+    assert table.loc["ticket", "excess_error"][0] == pytest.approx(
+        sum(errors) / 3 - (0.10 + 0.12 + 0.11) / 3)
+
+
+def test_the_dense_reference_is_the_pair_at_the_first_split():
+    rows = _pairs("ticket", (0, 0, 0), (0.1, 0.1, 0.1), dense_errors=(0.1, 0.1, 0.1))
+    rows += [{**row, "k": 50, "end_error": 0.5} for row in rows if row["kind"] == "dense"]
+    table = connectivity.judged(rows, 0.02, 0.01).set_index("kind")
+    assert table.loc["ticket", "excess_error"][0] == pytest.approx(0.0)
+
+
+def _table(*settings):
+    rows = []
+    for k, (instabilities, errors) in enumerate(settings):
+        rows += _pairs("ticket", instabilities, errors, k=k)
+    return connectivity.judged(rows, 0.02, 0.01)
+
+
+STABLE, UNSTABLE, UNDECIDED = (0.0, 0.001, 0.002), (0.3, 0.35, 0.32), (0.0, 0.05, 0.01)
+MATCHING, NOT_MATCHING, UNSURE = (0.101, 0.121, 0.111), (0.2, 0.22, 0.21), (0.10, 0.16, 0.09)
+
+
+@pytest.mark.parametrize("settings, verdict", [
+    ([(STABLE, MATCHING), (UNSTABLE, NOT_MATCHING)], True),
+    ([(STABLE, MATCHING), (UNSTABLE, MATCHING)], False),
+    ([(UNSTABLE, NOT_MATCHING), (STABLE, UNSURE)], None),       # nothing decided matching
+    ([(STABLE, MATCHING), (UNDECIDED, MATCHING)], None),        # a matching one undecided
+])
+def test_matching_only_when_stable_reaches_each_verdict(settings, verdict):
+    assert connectivity.matching_only_when_stable(_table(*settings)) is verdict
