@@ -41,7 +41,8 @@ KINDS = ("dense", "ticket", "random", "reinit")
 class Setting:
     """One network on one dataset: its recipe and pruning (``experiment``), where dense copies
     split (``splits``), where IMP rewinds (``rewinds``), the IMP rounds whose subnetworks are
-    analysed (``levels``) and those where the controls are too (``control_levels``)."""
+    analysed (``levels``), and the (rewind, level) pairs where the controls are too
+    (``controls``)."""
 
     label: str
     experiment: lottery.Experiment     # its rewind_step is replaced by each of ``rewinds``
@@ -49,15 +50,17 @@ class Setting:
     splits: tuple = (0,)
     rewinds: tuple = (0,)
     levels: tuple = ()
-    control_levels: tuple = ()
+    controls: tuple = ()               # of (rewind, level)
     alphas: int = 11
     train_examples: int = 2000         # training examples the path's train error is measured on
     bn_batches: int = 20               # training batches that measure θ(α)'s batch-norm statistics
 
     def __post_init__(self):
-        if not set(self.control_levels) <= set(self.levels):
-            raise ValueError(f"control_levels {self.control_levels} must be among the levels "
-                             f"{self.levels}")
+        unknown = {(k, level) for k, level in self.controls
+                   if k not in self.rewinds or level not in self.levels}
+        if unknown:
+            raise ValueError(f"controls at {sorted(unknown)}: each (rewind, level) must be among "
+                             f"the rewinds {self.rewinds} and levels {self.levels}")
         if min(self.levels, default=1) < 1:
             raise ValueError(f"levels are IMP rounds ≥ 1 (round 0 is the dense network), not "
                              f"{self.levels}")
@@ -122,7 +125,7 @@ def sparse(setting: Setting, ds, seeds, progress=None) -> tuple[list, list]:
             tickets = lottery.tickets(experiment, ds, seed, rounds=setting.levels)
             for level in setting.levels:
                 ticket = tickets[level]
-                kinds = ("ticket", *(("random", "reinit") if level in setting.control_levels
+                kinds = ("ticket", *(("random", "reinit") if (k, level) in setting.controls
                                       else ()))
                 for kind in kinds:
                     params = {**setup, "kind": kind, "seed": seed, "k": k, "level": level,
@@ -206,7 +209,7 @@ def work(setting: Setting, per_epoch: int, seeds: int) -> dict:
     IMP's iterations (for progress bars and costs)."""
     end = Step.parse(setting.experiment.train.train_steps).iterations(per_epoch)
     dense_its = end + sum(end - k for k in set(setting.splits))
-    sparse_its = sum(end - k + (2 * (end - k) + 2 * end if level in setting.control_levels
+    sparse_its = sum(end - k + (2 * (end - k) + 2 * end if (k, level) in setting.controls
                                 else 0)
                      for k in setting.rewinds for level in setting.levels)
     rounds = max(setting.levels, default=0)

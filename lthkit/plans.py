@@ -78,8 +78,10 @@ class Connectivity:
     seeds: tuple[int, ...]
 
 
-# The calibrated scenes task: its generator's knobs (lthkit.scenes.Knobs).
-SCENES = {}
+# The calibrated scenes task (/work/notes/CALIBRATION.md, provisional): 16×16 images, the
+# generator's knobs (lthkit.scenes.Knobs) made easier so that a small VGG learns in hundreds of
+# iterations.
+SCENES = {"size": 16, "distractors": 1, "scale": (0.3, 0.45), "clutter": 2, "noise": 0.02}
 
 
 def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
@@ -90,14 +92,15 @@ def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
     lenet = connectivity.Setting(
         "LeNet-300-100", lottery.Experiment(
             model="lenet_300_100", dataset=hp.lenet_dataset, rounds=max(hp.lenet_levels),
-            # chapter 1's recipe and pruning, so IMP's runs are shared through the store
+            # chapter 1's recipe (Adam 1.2e-3, batch 60; the output layer pruned at half the rate)
             train=train.Config(optimizer="adam", lr=1.2e-3, batch_size=60,
                                train_steps=hp.lenet_train_steps, eval_every="40it",
                                test_at="best"),
-            prune_rate=0.2, output_prune_rate=0.1, device=hp.device),
+            prune_rate=hp.prune_rate, output_prune_rate=hp.prune_rate / 2, device=hp.device),
         data={"name": hp.lenet_dataset, "val_size": hp.val_size},
         splits=tuple(hp.lenet_splits), rewinds=tuple(hp.lenet_rewinds),
-        levels=tuple(sorted(hp.lenet_levels)), control_levels=(max(hp.lenet_levels),), **path)
+        levels=tuple(sorted(hp.lenet_levels)),
+        controls=((max(hp.lenet_rewinds), max(hp.lenet_levels)),), **path)
     end = steps.Step.parse(hp.conv_train_steps)
     # the paper drops the rate at 32K and 48K of 63K iterations (hparams checks the unit)
     drops = (f"{end.its * 32 // 63}it", f"{end.its * 48 // 63}it") if hp.conv_lr_drops else ()
@@ -113,10 +116,11 @@ def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
         data = {"name": hp.conv_dataset, "val_size": hp.val_size}
     convs = tuple(connectivity.Setting(
         model, lottery.Experiment(model=model, dataset=hp.conv_dataset, train=config,
-                                  rounds=max(hp.conv_levels), prune_rate=hp.conv_prune_rate,
+                                  rounds=max(hp.conv_levels), prune_rate=hp.prune_rate,
                                   output_prune_rate=None, scope="global", device=hp.device),
         data=data, splits=tuple(hp.conv_splits), rewinds=tuple(hp.conv_rewinds),
-        levels=tuple(sorted(hp.conv_levels)), control_levels=(max(hp.conv_levels),), **path)
+        levels=tuple(sorted(hp.conv_levels)),
+        controls=((max(hp.conv_rewinds), max(hp.conv_levels)),), **path)
         for model in hp.conv_model.split("+"))
     return Connectivity(settings=(lenet, *convs), seeds=tuple(hp.seed_list))
 

@@ -17,7 +17,7 @@ CONFIG = Config(optimizer="adam", lr=1.2e-3, batch_size=60, train_steps="40it", 
                 test_at="best")
 SETTING = Setting("LeNet", lottery.Experiment(train=CONFIG, rounds=9),
                   data={"name": "mnist5k", "val_size": 500}, splits=(0, 15), rewinds=(0, 10),
-                  levels=(1, 2), control_levels=(2,), alphas=3, train_examples=300)
+                  levels=(1, 2), controls=((10, 2),), alphas=3, train_examples=300)
 SEEDS = [0, 1]
 
 
@@ -64,10 +64,10 @@ def _ends(paths, **tag):
 
 def test_the_setting_names_its_data_and_refuses_nonsense(ds):
     assert ds.name == "mnist5k" and len(ds.x_val) == 500
-    with pytest.raises(ValueError, match="control_levels"):
-        dataclasses.replace(SETTING, control_levels=(3,))
+    with pytest.raises(ValueError, match=r"controls at \[\(10, 3\)\]"):
+        dataclasses.replace(SETTING, controls=((10, 3),))
     with pytest.raises(ValueError, match="rounds ≥ 1"):
-        dataclasses.replace(SETTING, levels=(0, 1), control_levels=())
+        dataclasses.replace(SETTING, levels=(0, 1), controls=())
     with pytest.raises(ValueError, match="not before the end"):
         connectivity.dense(dataclasses.replace(SETTING, splits=(0, 40)), ds, SEEDS)
 
@@ -129,7 +129,7 @@ def test_pairs_cover_the_levels_and_controls_only_where_asked(done):
     pairs, _ = done["sparse"]
     seen = {(p["kind"], p["k"], p["level"]) for p in pairs}
     assert seen == {("ticket", k, level) for k in (0, 10) for level in (1, 2)} | {
-        (kind, k, 2) for kind in ("random", "reinit") for k in (0, 10)}
+        ("random", 10, 2), ("reinit", 10, 2)}
     levels = lottery.weights_remaining(SETTING.rewound_to(0))
     for pair in pairs:
         assert pair["weights_remaining"] == pytest.approx(levels[pair["level"]], abs=1e-9)
