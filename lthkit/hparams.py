@@ -260,7 +260,7 @@ class Connectivity:
                                doc="iterations k where LeNet's two copies part")
     lenet_rewinds: list = _knob([0], low=0, high=1_000_000,
                                 doc="iterations IMP rewinds LeNet's subnetworks to")
-    lenet_levels: list = _knob([1, 2], low=1, high=60,
+    lenet_levels: list = _knob([2, 4], low=1, high=60,
                                doc="IMP rounds whose LeNet subnetworks are analysed "
                                    "(controls at the last)")
     # the conv net
@@ -279,7 +279,7 @@ class Connectivity:
                                   doc="the conv net's training length")
     conv_lr_drops: bool = _knob(True, doc="learning rate ÷10 at 32/63 and 48/63 of training, "
                                           "the paper's schedule")
-    conv_splits: list = _knob([0, 50, 200], low=0, high=1_000_000,
+    conv_splits: list = _knob([0, 25, 100], low=0, high=1_000_000,
                               doc="iterations k where the conv net's two copies part")
     conv_rewinds: list = _knob([0, 100], low=0, high=1_000_000,
                                doc="iterations IMP rewinds the conv net's subnetworks to")

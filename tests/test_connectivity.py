@@ -4,6 +4,7 @@ A tiny setting (LeNet on mnist5k, 40 iterations, two seeds) runs once into a fre
 the iterations and runs it trains counted; the tests then redo its pairs by hand from the public
 pieces (engine, stability, lottery) and compare."""
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
@@ -223,3 +224,73 @@ MATCHING, NOT_MATCHING, UNSURE = (0.101, 0.121, 0.111), (0.2, 0.22, 0.21), (0.10
 ])
 def test_matching_only_when_stable_reaches_each_verdict(settings, verdict):
     assert connectivity.matching_only_when_stable(_table(*settings)) is verdict
+
+
+# --- the paper preset, smoke-tested on tiny fake MNIST and CIFAR-10 folders ---------------------
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "03_linear_mode_connectivity.ipynb"
+TINY = dict(seeds=1, alphas=3, path_examples=8, val_size=4, device="cpu",
+            lenet_train_steps="4it", lenet_splits=[0, 2], lenet_levels=[1],
+            conv_batch_size=4, conv_train_steps="4it", conv_splits=[0, 2], conv_rewinds=[0, 2],
+            conv_levels=[1])
+
+
+def _fake_mnist(root, train=40, test=10):
+    import struct
+
+    for split, n in (("train", train), ("t10k", test)):
+        folder = root / "MNIST" / "raw"
+        folder.mkdir(parents=True, exist_ok=True)
+        pixels = torch.randint(0, 256, (n, 28, 28), generator=torch.Generator().manual_seed(n))
+        (folder / f"{split}-images-idx3-ubyte").write_bytes(
+            struct.pack(">IIII", 0x803, n, 28, 28) + bytes(pixels.to(torch.uint8).flatten().tolist()))
+        (folder / f"{split}-labels-idx1-ubyte").write_bytes(
+            struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
+
+
+def _fake_cifar(root, per_batch=8, test=10):
+    """torchvision's cifar-10-batches-py layout: five training batches, a test batch, meta."""
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    for i, name in enumerate(names):
+        n = test if name == "test_batch" else per_batch
+        pixels = np.random.default_rng(i).integers(0, 256, (n, 3072), dtype=np.uint8)
+        with open(folder / name, "wb") as f:
+            pickle.dump({"data": pixels, "labels": [j % 10 for j in range(n)]}, f)
+    with open(folder / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": [f"class{j}" for j in range(10)]}, f)
+
+
+def test_the_paper_preset_runs_end_to_end_on_tiny_fake_data(tmp_path, monkeypatch):
+    import json
+
+    import torchvision.datasets.cifar
+
+    from lthkit import hparams
+
+    _fake_mnist(tmp_path / "data")
+    _fake_cifar(tmp_path / "data")
+    # torchvision checks CIFAR-10's files against the real ones' checksums
+    monkeypatch.setattr(torchvision.datasets.cifar, "check_integrity", lambda *a, **k: True)
+    monkeypatch.setenv("LTHKIT_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    cells = [c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code"]
+    namespace = {}
+    exec("".join(cells[0]["source"]), namespace)           # the parameters cell, then papermill's
+    namespace.update(preset="paper", **TINY)
+    for cell in cells[1:]:
+        exec("".join(cell["source"]), namespace)
+    hp = namespace["hp"]
+    assert hp.preset == "paper" and hp.alphas == 3 and hp.conv_dataset == "cifar10"
+    assert hparams.resolve("connectivity", "paper").alphas == 30
+    labels = {s.label for s in namespace["plan"].settings}
+    assert labels == {"LeNet-300-100", "cifar_resnet_20", "cifar_vgg_16"}
+    assert set(namespace["pairs"]["setting"]) == labels
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert doc["params"]["preset"] == "paper" and len(doc["claims"]) == 1 + 2 + 1 + 2 + 3
