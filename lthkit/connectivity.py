@@ -3,7 +3,8 @@
 run and path through the store::
 
     setting = Setting("LeNet-300-100", lottery.Experiment(...), data={"name": "mnist5k",
-                      "val_size": 500}, splits=(0, 100, 500), rewinds=(0,), levels=(4, 8))
+                      "val_size": 500}, splits=(0, 100, 500), rewinds=(0,), levels=(2, 4),
+                      controls=((0, 4),))
     ds = load(setting)
     pairs, paths = dense(setting, ds, seeds=[0, 1, 2], progress=bar)
     imp_rows = imp(setting, ds, seeds=[0, 1, 2], progress=bar)   # IMP for every rewinding step
@@ -34,7 +35,6 @@ from . import data as data_, engine, lottery, masks, stability, stats, store
 from .steps import Step
 
 SECOND_ORDER = 7_000_000   # the second copy's order seed is this plus the seed
-KINDS = ("dense", "ticket", "random", "reinit")
 
 
 @dataclass(frozen=True)
@@ -138,14 +138,15 @@ def sparse(setting: Setting, ds, seeds, progress=None) -> tuple[list, list]:
 
 def _sparse_runs(experiment, ds, seed, k, level, kind, ticket):
     """(first copy's final state or None, the runs to train) of one sparse pair."""
-    # The seed lottery's controls draw at this round, so copy one is lottery's control run.
+    # The seed lottery's controls draw at this round (lottery._Chain.tasks), so copy one is
+    # lottery's control run.
     other = (10_000 + seed) * 1000 + level
     rewound = dict(state=ticket["rewind_state"], start=k)
     if kind == "ticket":  # copy one is IMP's own ticket, already trained
         return ticket["final_state"], [_run(experiment, ds, SECOND_ORDER + seed,
-                                            init_seed=seed, mask=ticket["mask"], **rewound)]
+                                            mask=ticket["mask"], **rewound)]
     if kind == "random":
-        how = dict(mask=masks.random_prune(ticket["mask"], other), init_seed=seed, **rewound)
+        how = dict(mask=masks.random_prune(ticket["mask"], other), **rewound)
     else:
         how = dict(mask=ticket["mask"], init_seed=other)
     return None, [_run(experiment, ds, order, **how) for order in (seed, SECOND_ORDER + seed)]
