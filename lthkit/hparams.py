@@ -295,6 +295,76 @@ class Dissection:
         return list(range(self.first_seed, self.first_seed + self.seeds))
 
 
+@dataclass(frozen=True)
+class Connectivity:
+    """Chapter 3: instability analysis and linear mode connectivity (arXiv:1912.05671)."""
+
+    preset: str = "default"
+    seeds: int = _knob(3, low=1, high=100, doc="independent networks (init and order seeds)")
+    first_seed: int = _knob(0, low=0, high=1_000_000,
+                            doc="seeds used are first_seed … first_seed+seeds-1")
+    alphas: int = _knob(11, low=3, high=101, doc="points on the path θ(α), ends included")
+    path_examples: int = _knob(1000, low=1, high=100_000,
+                               doc="training examples for θ(α)'s train error and batch-norm "
+                                   "statistics")
+    val_size: int = _knob(500, low=1, high=20_000,
+                          doc="held-out training examples for IMP's early stopping")
+    device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device")
+    prune_rate: float = _knob(0.59, low=0.01, high=0.99,
+                              doc="fraction of the surviving weights IMP prunes per round "
+                                  "(LeNet: layer by layer, its output layer at half the rate; "
+                                  "conv nets: globally)")
+    # LeNet-300-100: the recipe of chapter 1, so the two chapters share IMP's runs
+    lenet_dataset: str = _knob("mnist5k", choices=["mnist5k", "mnist"], needs="data")
+    lenet_train_steps: str = _knob("1000it", step=True, high=_MOST_STEPS,
+                                   doc="LeNet's training length")
+    lenet_splits: list = _knob([0, 100, 500], low=0, high=1_000_000,
+                               doc="iterations k where LeNet's two copies part")
+    lenet_rewinds: list = _knob([0], low=0, high=1_000_000,
+                                doc="iterations IMP rewinds LeNet's subnetworks to")
+    lenet_levels: list = _knob([2, 4], low=1, high=60,
+                               doc="IMP rounds whose LeNet subnetworks are analysed "
+                                   "(controls at the last)")
+    # the conv net
+    conv_model: str = _knob("cifar_vgg_11_8", choices=[
+        "cifar_vgg_11_8", "cifar_resnet_20", "cifar_vgg_16", "cifar_resnet_20+cifar_vgg_16"],
+        doc="the conv net(s); '+' joins two that share the recipe")
+    conv_dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data")
+    conv_train_size: int = _knob(20_000, low=100, high=1_000_000,
+                                 doc="scenes' training images (cifar10 has its own)")
+    conv_test_size: int = _knob(2000, low=10, high=1_000_000,
+                                doc="scenes' test images (cifar10 has its own)")
+    conv_lr: float = _knob(0.1, low=1e-6, high=10.0, doc="SGD learning rate (momentum 0.9)")
+    conv_weight_decay: float = _knob(1e-4, low=0.0, high=1.0)
+    conv_batch_size: int = _knob(128, low=1, high=65_536)
+    conv_train_steps: str = _knob("400it", step=True, high=_MOST_STEPS,
+                                  doc="the conv net's training length")
+    conv_lr_drops: bool = _knob(True, doc="learning rate ÷10 at 32/63 and 48/63 of training, "
+                                          "the paper's schedule")
+    conv_splits: list = _knob([0, 25, 100], low=0, high=1_000_000,
+                              doc="iterations k where the conv net's two copies part")
+    conv_rewinds: list = _knob([0, 100], low=0, high=1_000_000,
+                               doc="iterations IMP rewinds the conv net's subnetworks to")
+    conv_levels: list = _knob([1, 2], low=1, high=60,
+                              doc="IMP rounds whose conv subnetworks are analysed (controls "
+                                  "at the last)")
+
+    def __post_init__(self):
+        for name in ("lenet", "conv"):
+            for knob in ("splits", "rewinds", "levels"):
+                values = getattr(self, f"{name}_{knob}")
+                if len(set(values)) != len(values):
+                    raise ParameterError(f"{name}_{knob}={values} repeats a value")
+        if self.conv_lr_drops and Step.parse(self.conv_train_steps).epochs:
+            raise ParameterError(f"conv_lr_drops places the drops at 32/63 and 48/63 of training "
+                                 f"and needs conv_train_steps in iterations ('63000it'), not "
+                                 f"{self.conv_train_steps!r}")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
 CHAPTERS["dissection"] = Dissection
 # The paper (Frankle & Bau, 2019) dissects ResNet-50 trained on ImageNet with Broden; lthkit
 # reads no ImageNet, so the paper preset trains ResNet-50 on CIFAR-10 by OpenLTH's CIFAR recipe
@@ -306,4 +376,20 @@ PRESETS["dissection"] = {
                   batch_size=128, train_steps="160ep", decay_at=[50, 75], eval_every="2ep",
                   rounds=16, scope="global", rewind_step="1000it", control_every=4,
                   probe="broden", probe_images=63_305, layers="last", device="cuda"),
+}
+
+
+CHAPTERS["connectivity"] = Connectivity
+PRESETS["connectivity"] = {
+    "default": {},
+    # Table 1 of the paper (unverified): LeNet 24K iterations of Adam; ResNet-20 and VGG-16 63K
+    # iterations of SGD at 0.1 with momentum, dropped ÷10 at 32K and 48K; 30 points on the path.
+    "paper": dict(seeds=3, alphas=30, path_examples=10_000, val_size=5000, device="cuda",
+                  prune_rate=0.2,
+                  lenet_dataset="mnist", lenet_train_steps="24000it",
+                  lenet_splits=[0, 100, 500, 2000], lenet_levels=[5, 10, 15],
+                  conv_model="cifar_resnet_20+cifar_vgg_16", conv_dataset="cifar10",
+                  conv_lr=0.1, conv_train_steps="63000it",
+                  conv_splits=[0, 100, 250, 500, 1000, 2000, 5000],
+                  conv_rewinds=[0, 2000], conv_levels=[8, 19]),
 }

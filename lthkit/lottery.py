@@ -257,3 +257,23 @@ def weights_remaining(experiment: Experiment, data=None) -> list[float]:
         kept = {n: k - round(k * rates[n]) for n, k in kept.items()}
         levels.append(100.0 * sum(kept.values()) / sum(sizes.values()))
     return levels
+
+
+def tickets(experiment: Experiment, data, seed: int, rounds=None) -> dict[int, dict]:
+    """One seed's tickets as networks: ``{round: {"mask", "rewind_state", "final_state"}}``
+    for ``rounds`` (default: all), the weights the ticket starts from and ends with.
+
+    Reads IMP's own store entries (computing any that are missing, as ``imp`` would), so the
+    states are exactly those behind ``imp``'s rows; the controls are not touched."""
+    wanted = set(range(experiment.rounds + 1) if rounds is None else rounds)
+    if not wanted <= set(range(experiment.rounds + 1)):
+        raise ValueError(f"rounds {sorted(wanted)} outside 0..{experiment.rounds}")
+    _check(experiment, data)
+    chain, out = _Chain(experiment, data, seed), {}
+    for round_ in range(max(wanted) + 1):
+        ticket = dict(chain.tasks(round_))["ticket"](None)
+        chain.finish(round_, {"ticket": ticket})
+        if round_ in wanted:
+            out[round_] = {"mask": chain.mask, "rewind_state": chain.rewind_state,
+                           "final_state": ticket["final_state"]}
+    return out

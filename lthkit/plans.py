@@ -122,3 +122,61 @@ def _iterations(step: str, images: int, batch_size: int) -> int:
 
 
 BUILDERS[hparams.Dissection] = dissection_plan
+
+
+@dataclass(frozen=True)
+class Connectivity:
+    """Chapter 3: one instability setting per network (LeNet first, then the conv nets)."""
+
+    settings: tuple               # of connectivity.Setting
+    seeds: tuple[int, ...]
+
+
+# The calibrated scenes task (/work/notes/CALIBRATION.md, provisional): 16×16 images, the
+# generator's knobs (lthkit.scenes.Knobs) made easier so that a small VGG learns in hundreds of
+# iterations.
+SCENES = {"size": 16, "distractors": 1, "scale": (0.3, 0.45), "clutter": 2, "noise": 0.02}
+
+
+def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
+    from . import connectivity, steps
+
+    path = dict(alphas=hp.alphas, train_examples=hp.path_examples,
+                bn_batches=-(-hp.path_examples // 128))
+    lenet = connectivity.Setting(
+        "LeNet-300-100", lottery.Experiment(
+            model="lenet_300_100", dataset=hp.lenet_dataset, rounds=max(hp.lenet_levels),
+            # chapter 1's recipe (Adam 1.2e-3, batch 60; the output layer pruned at half the rate)
+            train=train.Config(optimizer="adam", lr=1.2e-3, batch_size=60,
+                               train_steps=hp.lenet_train_steps, eval_every="40it",
+                               test_at="best"),
+            prune_rate=hp.prune_rate, output_prune_rate=hp.prune_rate / 2, device=hp.device),
+        data={"name": hp.lenet_dataset, "val_size": hp.val_size},
+        splits=tuple(hp.lenet_splits), rewinds=tuple(hp.lenet_rewinds),
+        levels=tuple(sorted(hp.lenet_levels)),
+        controls=((max(hp.lenet_rewinds), max(hp.lenet_levels)),), **path)
+    end = steps.Step.parse(hp.conv_train_steps)
+    # the paper drops the rate at 32K and 48K of 63K iterations (hparams checks the unit)
+    drops = (f"{end.its * 32 // 63}it", f"{end.its * 48 // 63}it") if hp.conv_lr_drops else ()
+    config = train.Config(optimizer="sgd", lr=hp.conv_lr, momentum=0.9,
+                          weight_decay=hp.conv_weight_decay, batch_size=hp.conv_batch_size,
+                          train_steps=hp.conv_train_steps, milestones=drops,
+                          eval_every=f"{max(1, end.its // 20)}it" if end.its else "1ep",
+                          test_at="best")
+    if hp.conv_dataset == "scenes":
+        data = {"name": "scenes", "options": {**SCENES, "train": hp.conv_train_size,
+                                              "val": hp.val_size, "test": hp.conv_test_size}}
+    else:
+        data = {"name": hp.conv_dataset, "val_size": hp.val_size}
+    convs = tuple(connectivity.Setting(
+        model, lottery.Experiment(model=model, dataset=hp.conv_dataset, train=config,
+                                  rounds=max(hp.conv_levels), prune_rate=hp.prune_rate,
+                                  output_prune_rate=None, scope="global", device=hp.device),
+        data=data, splits=tuple(hp.conv_splits), rewinds=tuple(hp.conv_rewinds),
+        levels=tuple(sorted(hp.conv_levels)),
+        controls=((max(hp.conv_rewinds), max(hp.conv_levels)),), **path)
+        for model in hp.conv_model.split("+"))
+    return Connectivity(settings=(lenet, *convs), seeds=tuple(hp.seed_list))
+
+
+BUILDERS[hparams.Connectivity] = connectivity_plan

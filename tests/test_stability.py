@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from lthkit import data, engine, masks, models
-from lthkit.stability import (error_along_path, instability, interpolate, reset_batch_norm,
-                              train_copies)
+from lthkit.stability import (continued, error_along_path, instability, interpolate,
+                              reset_batch_norm, train_copies, train_pairs)
 from lthkit.train import Config, evaluate
 
 CONFIG = Config(optimizer="sgd", lr=0.1, momentum=0.9, batch_size=60, train_steps="40it",
@@ -93,3 +93,38 @@ def test_batch_norm_statistics_are_measured_again():
     with torch.no_grad():
         first = torch.cat([model.conv(xb) for xb, _ in images.batches(32, 0, 0, 2)])
     torch.testing.assert_close(model.bn.running_mean, first.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+
+
+def test_pairs_at_several_splits_share_one_parent(mnist):
+    run = engine.Run("lenet_300_100", mnist, CONFIG, order_seed=0)
+    pairs = train_pairs(run, split_ats=[20, 0], order_seeds=(3, 4), n_workers=1)
+    assert sorted(pairs) == [0, 20]
+    parent = pairs[0][0]
+    assert pairs[20][0] is parent                       # one first copy for every split
+    for k, (first, second) in pairs.items():
+        alone = train_copies(run, split_at=k, order_seeds=(3, 4))
+        for mine, theirs in zip((first, second), alone):
+            assert all(torch.equal(mine.final_state[n], theirs.final_state[n])
+                       for n in theirs.final_state)
+        assert second.trajectory[0]["iteration"] == k
+    with pytest.raises(ValueError, match="iterations"):
+        train_pairs(run, split_ats=[-1])
+
+
+def test_a_copy_continues_only_from_a_kept_checkpoint(mnist, pair):
+    run = engine.Run("lenet_300_100", mnist, CONFIG, order_seed=0)
+    copy = continued(run, pair[0], 10, order_seed=9)
+    assert copy.start == 10 and copy.order_seed == 9
+    assert copy.optimizer_state is pair[0].optimizer_states[10]
+    with pytest.raises(ValueError, match="no checkpoint at iteration 20"):
+        continued(run, pair[0], 20, order_seed=9)
+
+
+def test_every_point_of_a_sparse_path_is_as_sparse_as_its_mask(pair, sparse_mask):
+    a, b = (r.final_state for r in pair)
+    kept = sparse_mask.kept()
+    for alpha in [i / 10 for i in range(11)]:
+        point = interpolate(a, b, alpha)
+        assert sum(int(torch.count_nonzero(point[name])) for name in sparse_mask) <= kept
+        for name, keep in sparse_mask.items():
+            assert torch.count_nonzero(point[name][~keep]) == 0, (alpha, name)
