@@ -15,10 +15,16 @@ Batch-norm statistics are not parameters: θ(α)'s running means and variances a
 again on training batches (``bn_batches``) instead of interpolated, so each point on the path is
 evaluated as the network it is. The points of the path are evaluated at the same time, one per
 worker thread (:mod:`lthkit.engine`).
+
+Stability to pruning (Frankle et al., 2019, arXiv:1903.01611; chapter 2): how far a subnetwork
+trained in isolation ends from the same weights trained inside the dense network::
+
+    pruning_stability(ticket_state, dense_state, mask)     # {"distance": ‖·‖₂, "angle": degrees}
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -116,3 +122,57 @@ def instability(errors) -> float:
     if len(errors) < 2:
         raise ValueError("a path needs at least its two ends")
     return max(errors) - (errors[0] + errors[-1]) / 2
+
+
+# --- Stability to pruning (Frankle et al., 2019, arXiv:1903.01611) -------------------------------
+#
+# A subnetwork (W_k, m) is *stable to pruning* when, trained in isolation from m ⊙ W_k, it ends
+# near where the same weights end inside the dense network trained from W_k with the same data
+# order. The paper measures the two trained weight vectors through the mask: the L2 distance
+# ‖m ⊙ W_T − m ⊙ W'_T‖₂, and (its Appendix B) the angle between m ⊙ W_T and m ⊙ W'_T, which does
+# not grow with the number of weights or their scale and so compares subnetworks of different
+# sizes.
+
+def _masked(a: dict, b: dict, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights ``mask`` keeps, of both states, as two flat float64 vectors."""
+    missing = [name for name in mask if name not in a or name not in b]
+    if missing:
+        raise ValueError(f"the mask names tensors that a state lacks: {missing}")
+    xs, ys = [], []
+    for name, keep in mask.items():
+        if a[name].shape != keep.shape or b[name].shape != keep.shape:
+            raise ValueError(f"{name}: the mask has shape {tuple(keep.shape)}, the states "
+                             f"{tuple(a[name].shape)} and {tuple(b[name].shape)}")
+        xs.append(a[name][keep].double())
+        ys.append(b[name][keep].double())
+    return torch.cat(xs), torch.cat(ys)
+
+
+def masked_distance(a: dict, b: dict, mask) -> float:
+    """‖m ⊙ a − m ⊙ b‖₂ over the tensors ``mask`` names (the prunable weights; biases and
+    batch-norm parameters, which IMP never prunes, are left out)."""
+    x, y = _masked(a, b, mask)
+    return float(torch.linalg.vector_norm(x - y))
+
+
+def masked_angle(a: dict, b: dict, mask) -> float:
+    """The angle in degrees between m ⊙ a and m ⊙ b: 0 when they point the same way, 90 when
+    they are orthogonal, as unrelated high-dimensional vectors are."""
+    x, y = _masked(a, b, mask)
+    nx, ny = torch.linalg.vector_norm(x), torch.linalg.vector_norm(y)
+    if nx == 0 or ny == 0:
+        raise ValueError("an angle needs two non-zero weight vectors; a state is all zeros "
+                         "under the mask")
+    # Kahan's form, not acos of the cosine: exact near 0 and 180 degrees, where acos loses
+    # half its digits (two equal vectors came out 0.0007 degrees apart).
+    u, v = x / nx, y / ny
+    return math.degrees(2 * math.atan2(float(torch.linalg.vector_norm(u - v)),
+                                       float(torch.linalg.vector_norm(u + v))))
+
+
+def pruning_stability(subnetwork: dict, dense: dict, mask) -> dict:
+    """How far the subnetwork trained in isolation (``subnetwork``: its final weights) ends from
+    the same weights trained inside the dense network (``dense``): ``{"distance", "angle"}``
+    over the weights ``mask`` keeps. Smaller is stabler."""
+    return {"distance": masked_distance(subnetwork, dense, mask),
+            "angle": masked_angle(subnetwork, dense, mask)}

@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from lthkit import data, engine, masks, models
-from lthkit.stability import (error_along_path, instability, interpolate, reset_batch_norm,
+from lthkit.stability import (error_along_path, instability, interpolate, masked_angle,
+                              masked_distance, pruning_stability, reset_batch_norm,
                               train_copies)
 from lthkit.train import Config, evaluate
 
@@ -93,3 +94,60 @@ def test_batch_norm_statistics_are_measured_again():
     with torch.no_grad():
         first = torch.cat([model.conv(xb) for xb, _ in images.batches(32, 0, 0, 2)])
     torch.testing.assert_close(model.bn.running_mean, first.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+
+
+# --- stability to pruning ------------------------------------------------------------------------
+
+def _state(**tensors):
+    return {name: torch.tensor(values, dtype=torch.float32) for name, values in tensors.items()}
+
+
+KEEP = masks.Mask({"w": torch.tensor([[True, True], [False, True]]),
+                   "v": torch.tensor([True, False])})
+
+
+def test_the_distance_is_taken_over_the_kept_weights_only():
+    a = _state(w=[[1.0, 2.0], [50.0, 3.0]], v=[0.0, 7.0], bias=[9.0])
+    b = _state(w=[[4.0, 6.0], [-50.0, 3.0]], v=[0.0, -7.0], bias=[-9.0])
+    # kept: w (1, 2, 3) against (4, 6, 3) and v (0) against (0): differences 3, 4, 0, 0
+    assert masked_distance(a, b, KEEP) == pytest.approx(5.0)
+    assert masked_distance(b, a, KEEP) == masked_distance(a, b, KEEP)
+    assert masked_distance(a, a, KEEP) == 0.0
+
+
+def test_the_angle_is_that_of_the_kept_weight_vectors():
+    a = _state(w=[[1.0, 0.0], [5.0, 0.0]], v=[0.0, 3.0])
+    assert masked_angle(a, _state(w=[[0.0, 2.0], [-1.0, 0.0]], v=[0.0, 1.0]), KEEP) == \
+        pytest.approx(90.0)
+    assert masked_angle(a, _state(w=[[3.0, 3.0], [0.0, 0.0]], v=[0.0, 0.0]), KEEP) == \
+        pytest.approx(45.0)
+    assert masked_angle(a, _state(w=[[-2.0, 0.0], [0.0, 0.0]], v=[0.0, 0.0]), KEEP) == \
+        pytest.approx(180.0)
+    # scale-free: the same direction at ten times the length is at angle 0
+    assert masked_angle(a, _state(w=[[10.0, 0.0], [0.0, 0.0]], v=[0.0, 0.0]), KEEP) == \
+        pytest.approx(0.0, abs=1e-6)
+
+
+def test_pruning_stability_reports_both_measures():
+    a = _state(w=[[3.0, 0.0], [1.0, 0.0]], v=[0.0, 0.0])
+    b = _state(w=[[0.0, 4.0], [1.0, 0.0]], v=[0.0, 0.0])
+    assert pruning_stability(a, b, KEEP) == pytest.approx({"distance": 5.0, "angle": 90.0})
+
+
+def test_states_that_do_not_fit_the_mask_are_refused():
+    a = _state(w=[[1.0, 2.0], [3.0, 4.0]], v=[1.0, 2.0])
+    with pytest.raises(ValueError, match="lacks"):
+        masked_distance(a, {"w": a["w"]}, KEEP)
+    with pytest.raises(ValueError, match="shape"):
+        masked_distance(a, {"w": a["w"], "v": torch.zeros(3)}, KEEP)
+    with pytest.raises(ValueError, match="zeros"):
+        masked_angle(a, _state(w=[[0.0, 0.0], [9.0, 0.0]], v=[0.0, 9.0]), KEEP)
+
+
+def test_trained_networks_are_at_zero_from_themselves_and_apart_from_others(pair, sparse_mask):
+    # two copies of one sparse network that saw different batches after iteration 10 end apart,
+    # but far closer than unrelated vectors (90 degrees)
+    a, b = (r.final_state for r in pair)
+    assert pruning_stability(a, a, sparse_mask) == {"distance": 0.0, "angle": 0.0}
+    measured = pruning_stability(a, b, sparse_mask)
+    assert measured["distance"] > 0 and 0 < measured["angle"] < 90
