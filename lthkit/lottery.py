@@ -25,6 +25,7 @@ and controls, train at once through :mod:`lthkit.engine`::
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 from . import engine, masks, models, store
@@ -93,19 +94,37 @@ def imp_seeds(experiment: Experiment, data, seeds, progress=None,
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
     on how many seeds or workers there are. ``keep_states``: the tickets' rows (round 0, the
     dense network, included) also hold their trained weights (``final_state``) and ``mask``."""
-    _check(experiment, data)
-    seeds = list(seeds)
-    chains = [_Chain(experiment, data, seed, keep_states) for seed in seeds]
-    rows = []
-    for round_ in range(experiment.rounds + 1):
-        jobs = [(chain, kind, task) for chain in chains for kind, task in chain.tasks(round_)]
+    return imp_experiments([experiment], data, seeds, progress, n_workers, keep_states)[0]
+
+
+def imp_experiments(experiments, data, seeds, progress=None, n_workers: int | None = None,
+                    keep_states: bool = False) -> list[list[dict]]:
+    """``imp_seeds`` for several experiments on one dataset (a sweep over rewinding points),
+    their rounds trained together; the rows of each experiment, in order. A dense run that
+    experiments share is trained once: the first chain of each distinct dense run starts round
+    0, the others then read it from the store (instead of waiting on the store's lock)."""
+    experiments, seeds = list(experiments), list(seeds)
+    for experiment in experiments:
+        _check(experiment, data)
+    chains = [_Chain(e, data, seed, keep_states) for e in experiments for seed in seeds]
+    first, later, seen = [], [], set()
+    for chain in chains:
+        dense = json.dumps(chain.dense_params, sort_keys=True, default=str)
+        (later if dense in seen else first).append(chain)
+        seen.add(dense)
+    rows = {id(chain): [] for chain in chains}
+    waves = [(0, first), (0, later)] + [
+        (r, chains) for r in range(1, 1 + max((e.rounds for e in experiments), default=0))]
+    for round_, wave in waves:
+        wave = [chain for chain in wave if round_ <= chain.experiment.rounds]
+        jobs = [(chain, kind, task) for chain in wave for kind, task in chain.tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for chain in chains:
-            rows += chain.finish(round_, {kind: result for (owner, kind, _), result
-                                          in zip(jobs, results) if owner is chain})
-    order = {seed: i for i, seed in enumerate(seeds)}
-    return sorted(rows, key=lambda row: (order[row["seed"]], row["round"]))
+        for chain in wave:
+            rows[id(chain)] += chain.finish(round_, {kind: result for (owner, kind, _), result
+                                                     in zip(jobs, results) if owner is chain})
+    return [[row for chain in chains[i * len(seeds):(i + 1) * len(seeds)]
+             for row in rows[id(chain)]] for i in range(len(experiments))]
 
 
 def _check(experiment: Experiment, data) -> None:

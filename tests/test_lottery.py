@@ -371,6 +371,26 @@ def test_rows_do_not_depend_on_the_number_of_workers(mnist, tmp_path, monkeypatc
     assert sum(ticks) == 2 * runs(small)  # every run advanced the bar once
 
 
+def test_a_sweep_over_rewind_steps_trains_each_dense_network_once(mnist, tmp_path, monkeypatch):
+    small = dataclasses.replace(EXPERIMENT, rounds=1, controls=("reinit",),
+                                train=dataclasses.replace(CONFIG, train_steps="12it"))
+    sweep = [dataclasses.replace(small, rewind_step=f"{k}it") for k in (0, 4, 8)]
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "sweep"))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
+    together = lthkit.lottery.imp_experiments(sweep, mnist, [3, 4], n_workers=2)
+    dense = [c for c in spy.calls if c["mask"] is None and c["config"].train_steps == "12it"]
+    assert len(dense) == 2  # one per seed, not one per seed and rewind step
+    assert len(spy.calls) == 2 + 2 * 2 + 3 * 2 * 2  # dense, runs to steps 4 and 8, round 1
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "alone"))
+    monkeypatch.setattr(lthkit.engine, "train", train)
+    for experiment, rows in zip(sweep, together, strict=True):
+        alone = lthkit.lottery.imp_seeds(experiment, mnist, [3, 4])
+        assert [(r["seed"], r["round"], r["kind"]) for r in rows] == \
+            [(s, r, k) for s in (3, 4) for r, k in ((0, "ticket"), (1, "ticket"), (1, "reinit"))]
+        assert [r["trajectory"] for r in rows] == [r["trajectory"] for r in alone]
+
+
 def test_imp_refuses_a_dataset_without_a_validation_split(mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
     no_val = data.Dataset("mnist5k", mnist.x_train, mnist.y_train, mnist.x_test, mnist.y_test, 10)
