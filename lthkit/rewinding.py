@@ -64,3 +64,21 @@ def sweep(experiment: lottery.Experiment, rewinds, data, seeds, progress=None,
                         else stability.pruning_stability(state, dense[row["seed"]], mask))
             rows.append({"rewind": k, **row, **measured})
     return pd.DataFrame(rows)
+
+
+def rank_correlation(table: pd.DataFrame, x: str, y: str, within: str = "round",
+                     by: str = "seed") -> pd.Series:
+    """Spearman's rank correlation of ``x`` and ``y`` across the rows of each (``by``,
+    ``within``) group, averaged over the ``within`` groups: one value per ``by`` (per seed).
+
+    Comparing only rows of the same ``within`` (one sparsity level, across rewinding points)
+    keeps a third variable out: sparser tickets are both less accurate and, with fewer weights,
+    nearer in distance, which would correlate the two across levels whatever rewinding did. A
+    group where ``x`` or ``y`` is constant has no ranks to compare and is left out."""
+    def spearman(group):
+        if group[x].nunique() < 2 or group[y].nunique() < 2:
+            return float("nan")
+        return group[x].rank().corr(group[y].rank())
+
+    values = table.groupby([by, within])[[x, y]].apply(spearman)
+    return values.groupby(level=0).mean()

@@ -83,3 +83,28 @@ def test_a_tickets_stability_is_measured_against_its_seeds_dense_network(swept):
             assert (measured.distance, measured.angle) == (expected["distance"],
                                                            expected["angle"])
             assert measured.distance > 0 and 0 < measured.angle < 90
+
+
+def test_rank_correlation_compares_rows_within_each_level():
+    import pandas as pd
+
+    rows = []
+    for seed in (0, 1):
+        for level in (0, 1):
+            for k, angle in enumerate((30.0, 20.0, 10.0)):
+                # within a level, accuracy falls as the angle grows; across levels the sparser
+                # level (1) is both nearer and worse, which would pull a pooled correlation up
+                accuracy = 0.9 - 0.2 * level - 0.01 * angle / 10 * (1 if seed == 0 else -1)
+                rows.append({"seed": seed, "round": level, "angle": angle - 15 * level,
+                             "acc": accuracy})
+    table = pd.DataFrame(rows)
+    values = rewinding.rank_correlation(table, "angle", "acc")
+    assert values.to_dict() == pytest.approx({0: -1.0, 1: 1.0})
+    # pooled over levels, seed 0's correlation is not −1: the levels drive it
+    pooled = table[table.seed == 0]
+    assert pooled["angle"].rank().corr(pooled["acc"].rank()) > -1.0
+    # a level where the accuracy does not change says nothing and is left out
+    table.loc[(table.seed == 1) & (table["round"] == 1), "acc"] = 0.5
+    assert rewinding.rank_correlation(table, "angle", "acc")[1] == pytest.approx(1.0)
+    table.loc[table.seed == 1, "acc"] = 0.5
+    assert math.isnan(rewinding.rank_correlation(table, "angle", "acc")[1])
