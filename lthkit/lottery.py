@@ -94,37 +94,41 @@ def imp_seeds(experiment: Experiment, data, seeds, progress=None,
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
     on how many seeds or workers there are. ``keep_states``: the tickets' rows (round 0, the
     dense network, included) also hold their trained weights (``final_state``) and ``mask``."""
-    return imp_experiments([experiment], data, seeds, progress, n_workers, keep_states)[0]
+    return [{k: v for k, v in row.items() if k != "experiment"}
+            for row in imp_many([experiment], data, seeds, progress, n_workers, keep_states)]
 
 
-def imp_experiments(experiments, data, seeds, progress=None, n_workers: int | None = None,
-                    keep_states: bool = False) -> list[list[dict]]:
-    """``imp_seeds`` for several experiments on one dataset (a sweep over rewinding points),
-    their rounds trained together; the rows of each experiment, in order. A dense run that
-    experiments share is trained once: the first chain of each distinct dense run starts round
-    0, the others then read it from the store (instead of waiting on the store's lock)."""
+def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = None,
+             keep_states: bool = False) -> list[dict]:
+    """``imp_seeds`` for several experiments at once (e.g. a sweep over ``rewind_step``): the
+    runs of every experiment's round r train together. Rows carry ``experiment``, the index of
+    their experiment in ``experiments``, and ``seed``. A dense run that experiments share is
+    trained once: round 0 starts with one chain per distinct dense run, and the others then
+    read it from the store (rather than wait on the store's lock, a worker idle)."""
     experiments, seeds = list(experiments), list(seeds)
     for experiment in experiments:
         _check(experiment, data)
-    chains = [_Chain(e, data, seed, keep_states) for e in experiments for seed in seeds]
+    chains = [(i, _Chain(e, data, seed, keep_states))
+              for i, e in enumerate(experiments) for seed in seeds]
     first, later, seen = [], [], set()
-    for chain in chains:
-        dense = json.dumps(chain.dense_params, sort_keys=True, default=str)
-        (later if dense in seen else first).append(chain)
+    for item in chains:
+        dense = json.dumps(item[1].dense_params, sort_keys=True, default=str)
+        (later if dense in seen else first).append(item)
         seen.add(dense)
-    rows = {id(chain): [] for chain in chains}
-    waves = [(0, first), (0, later)] + [
-        (r, chains) for r in range(1, 1 + max((e.rounds for e in experiments), default=0))]
+    waves = [(0, first), (0, later)] + [(r, chains) for r in range(1, max(
+        e.rounds for e in experiments) + 1)]
+    rows = []
     for round_, wave in waves:
-        wave = [chain for chain in wave if round_ <= chain.experiment.rounds]
-        jobs = [(chain, kind, task) for chain in wave for kind, task in chain.tasks(round_)]
+        live = [(i, chain) for i, chain in wave if round_ <= chain.experiment.rounds]
+        jobs = [(chain, kind, task) for _, chain in live for kind, task in chain.tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for chain in wave:
-            rows[id(chain)] += chain.finish(round_, {kind: result for (owner, kind, _), result
-                                                     in zip(jobs, results) if owner is chain})
-    return [[row for chain in chains[i * len(seeds):(i + 1) * len(seeds)]
-             for row in rows[id(chain)]] for i in range(len(experiments))]
+        for i, chain in live:
+            done = {kind: result for (owner, kind, _), result in zip(jobs, results)
+                    if owner is chain}
+            rows += [{**row, "experiment": i} for row in chain.finish(round_, done)]
+    order = {seed: i for i, seed in enumerate(seeds)}
+    return sorted(rows, key=lambda row: (row["experiment"], order[row["seed"]], row["round"]))
 
 
 def _check(experiment: Experiment, data) -> None:

@@ -6,7 +6,7 @@
     # for tickets their stability to pruning, "distance" and "angle"
 
 IMP is run once per rewinding point ``k`` (``experiment`` with ``rewind_step=f"{k}it"``); the
-experiments' rounds train together and share their dense run (:func:`lottery.imp_experiments`),
+experiments' rounds train together and share their dense run (:func:`lottery.imp_many`),
 so a sweep costs one dense network per seed. Each ticket of round ``r``, rewound to ``k`` and
 trained in isolation, is compared with the dense network of its seed, trained from the same
 initialisation on the same data order: at iteration ``k`` the two agree on every weight the
@@ -53,16 +53,17 @@ def sweep(experiment: lottery.Experiment, rewinds, data, seeds, progress=None,
     network (NaN elsewhere)."""
     sweep_ = experiments(experiment, rewinds, controls_at)
     seeds = list(seeds)
-    results = lottery.imp_experiments(sweep_, data, seeds, progress=progress, keep_states=True)
+    imp_rows = lottery.imp_many(sweep_, data, seeds, progress=progress, keep_states=True)
+    rewinds = [int(k) for k in rewinds]
+    # every experiment shares its seed's dense network
+    dense = {row["seed"]: row["final_state"] for row in imp_rows if row["round"] == 0}
     rows = []
-    for k, imp_rows in zip((int(k) for k in rewinds), results):
-        dense = {row["seed"]: row["final_state"] for row in imp_rows if row["round"] == 0}
-        for row in imp_rows:
-            state, mask = row.pop("final_state", None), row.pop("mask", None)
-            measured = ({"distance": float("nan"), "angle": float("nan")}
-                        if state is None or row["round"] == 0
-                        else stability.pruning_stability(state, dense[row["seed"]], mask))
-            rows.append({"rewind": k, **row, **measured})
+    for row in imp_rows:
+        state, mask = row.pop("final_state", None), row.pop("mask", None)
+        measured = ({"distance": float("nan"), "angle": float("nan")}
+                    if state is None or row["round"] == 0
+                    else stability.pruning_stability(state, dense[row["seed"]], mask))
+        rows.append({"rewind": rewinds[row.pop("experiment")], **row, **measured})
     return pd.DataFrame(rows)
 
 

@@ -378,13 +378,14 @@ def test_a_sweep_over_rewind_steps_trains_each_dense_network_once(mnist, tmp_pat
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "sweep"))
     spy = Spy()
     monkeypatch.setattr(lthkit.engine, "train", spy)
-    together = lthkit.lottery.imp_experiments(sweep, mnist, [3, 4], n_workers=2)
+    together = lthkit.lottery.imp_many(sweep, mnist, [3, 4], n_workers=2)
     dense = [c for c in spy.calls if c["mask"] is None and c["config"].train_steps == "12it"]
     assert len(dense) == 2  # one per seed, not one per seed and rewind step
     assert len(spy.calls) == 2 + 2 * 2 + 3 * 2 * 2  # dense, runs to steps 4 and 8, round 1
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "alone"))
     monkeypatch.setattr(lthkit.engine, "train", train)
-    for experiment, rows in zip(sweep, together, strict=True):
+    for i, experiment in enumerate(sweep):
+        rows = [r for r in together if r["experiment"] == i]
         alone = lthkit.lottery.imp_seeds(experiment, mnist, [3, 4])
         assert [(r["seed"], r["round"], r["kind"]) for r in rows] == \
             [(s, r, k) for s in (3, 4) for r, k in ((0, "ticket"), (1, "ticket"), (1, "reinit"))]
@@ -437,3 +438,17 @@ def test_controls_can_train_longer_without_touching_the_tickets(recorded, mnist,
         "ticket": 30 - REWIND, "reinit": 45, "random": 45 - REWIND}
     tickets = [r for r in rows if r["kind"] == "ticket"]
     assert _untimed(tickets) == _untimed([r for r in recorded["rows"] if r["kind"] == "ticket"])
+
+
+def test_several_experiments_train_together_as_they_would_apart(recorded, mnist, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    other = dataclasses.replace(EXPERIMENT, rewind_step="0it", rounds=1, controls=())
+    rows = lthkit.lottery.imp_many([EXPERIMENT, other], mnist, [SEED])
+    first = [r for r in rows if r["experiment"] == 0]
+    assert _untimed([{k: v for k, v in r.items() if k not in ("experiment", "seed")}
+                     for r in first]) == _untimed(recorded["rows"])
+    second = [r for r in rows if r["experiment"] == 1]
+    assert [(r["round"], r["kind"]) for r in second] == [(0, "ticket"), (1, "ticket")]
+    alone = imp(other, mnist, seed=SEED)
+    assert [r["trajectory"] for r in second] == [r["trajectory"] for r in alone]
