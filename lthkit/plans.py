@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import hparams, lottery, train
+from .steps import Step
 
 
 @dataclass(frozen=True)
@@ -68,3 +69,60 @@ def build(hp):
     except KeyError:
         raise TypeError(f"no plan for {type(hp).__name__}; chapters with plans: "
                         f"{', '.join(c.__name__ for c in BUILDERS)}") from None
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One network's rewinding sweep: where its data comes from, its IMP experiment (rewound to
+    each of ``rewinds`` in turn, ``rewinding.experiments``) and its rewinding points."""
+
+    label: str
+    data: dict                      # keyword arguments of data.load
+    val_size: int                   # held out by split_validation (0: the data has its own)
+    experiment: lottery.Experiment
+    rewinds: tuple[int, ...]        # iterations
+
+
+@dataclass(frozen=True)
+class LateResetting:
+    """Chapter 2: the rewinding sweeps of LeNet-300-100 and of the deeper conv net."""
+
+    lenet: Sweep
+    deep: Sweep
+    seeds: tuple[int, ...]
+
+
+def late_resetting_plan(hp: hparams.LateResetting) -> LateResetting:
+    # Test accuracy is reported at the early-stopping iteration (chapter 1's reasons); the
+    # reinit control trains beside the tickets rewound to the latest k, at the sparsest level.
+    lenet_config = train.Config(optimizer="adam", lr=1.2e-3, batch_size=60,
+                                train_steps=hp.lenet_train_steps, eval_every=hp.lenet_eval_every,
+                                test_at="best")
+    lenet = lottery.Experiment(
+        model="lenet_300_100", dataset=hp.lenet_dataset, train=lenet_config,
+        rounds=hp.lenet_rounds, prune_rate=0.2, output_prune_rate=0.1, controls=("reinit",),
+        control_every=hp.lenet_rounds, device=hp.device)
+    end = Step.parse(hp.train_steps)
+    drops = tuple(f"{end.epochs * p // 100}ep{end.its * p // 100}it" for p in hp.lr_drops
+                  if p < 100)
+    config = train.Config(optimizer=hp.optimizer, lr=hp.lr, momentum=hp.momentum,
+                          weight_decay=hp.weight_decay, batch_size=hp.batch_size,
+                          train_steps=hp.train_steps, eval_every=hp.eval_every,
+                          milestones=drops, warmup=hp.warmup, test_at="best")
+    deep = lottery.Experiment(
+        model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
+        prune_rate=hp.prune_rate, output_prune_rate=None, scope=hp.scope, controls=("reinit",),
+        control_every=hp.rounds, device=hp.device)
+    if hp.dataset == "scenes":  # generated with its own validation split
+        deep_data, deep_val = dict(name="scenes", train=hp.scenes_train, val=hp.val_size), 0
+    else:
+        deep_data, deep_val = dict(name=hp.dataset), hp.val_size
+    return LateResetting(
+        lenet=Sweep(f"LeNet-300-100 on {hp.lenet_dataset}", dict(name=hp.lenet_dataset),
+                    hp.lenet_val_size, lenet, tuple(hp.lenet_rewinds)),
+        deep=Sweep(f"{hp.model} on {hp.dataset}", deep_data, deep_val, deep,
+                   tuple(hp.rewinds)),
+        seeds=tuple(hp.seed_list))
+
+
+BUILDERS[hparams.LateResetting] = late_resetting_plan
