@@ -114,41 +114,46 @@ class LateResetting:
                             doc="seeds used are first_seed … first_seed+seeds-1")
     # LeNet-300-100: chapter 1's recipe, where k = 0 already finds matching tickets
     lenet_dataset: str = _knob("mnist5k", choices=["mnist5k", "mnist"], needs="data")
-    lenet_train_steps: str = _knob("1500it", step=True, high=_MOST_STEPS,
+    lenet_train_steps: str = _knob("1000it", step=True, high=_MOST_STEPS,
                                    doc="LeNet: training length of every run")
     lenet_eval_every: str = _knob("40it", step=True, high=_MOST_STEPS,
                                   doc="LeNet: how often the validation loss is measured")
     lenet_val_size: int = _knob(500, low=1, high=20_000,
                                 doc="LeNet: training images held out for early stopping")
-    lenet_rounds: int = _knob(5, low=1, high=60, doc="LeNet: pruning rounds (20% per round)")
+    lenet_rounds: int = _knob(3, low=1, high=60, doc="LeNet: pruning rounds")
     lenet_rewinds: list = _knob([0, 20, 100], low=0, high=1_000_000,
                                 doc="LeNet: rewinding iterations k")
-    # the deeper conv net
-    model: str = _knob("conv4_16", choices=["conv4_16", "cifar_vgg_19", "cifar_resnet_20"],
-                       doc="the conv net (cifar_resnet_20 is the papers' 'ResNet-18')")
-    dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data")
-    scenes_train: int = _knob(10_000, low=100, high=200_000,
+    # the deeper conv net: the calibrated setting of chapters 2-4 (lthkit.calibrated), trained
+    # for fewer iterations so that a sweep fits the chapter's five minutes
+    model: str = _knob("cifar_vgg_11_8",
+                       choices=["cifar_vgg_11_8", "cifar_vgg_19", "cifar_resnet_20"],
+                       doc="the conv net (cifar_resnet_20 is the paper's 'ResNet-18')")
+    dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data",
+                         doc="scenes: the calibrated 16-pixel task")
+    scenes_train: int = _knob(20_000, low=100, high=200_000,
                               doc="scenes: training images generated")
-    val_size: int = _knob(1000, low=1, high=20_000,
+    val_size: int = _knob(2000, low=1, high=20_000,
                           doc="images held out for early stopping")
     optimizer: str = _knob("sgd", choices=["sgd", "adam"])
-    lr: float = _knob(0.05, low=1e-7, high=10.0)
+    lr: float = _knob(0.1, low=1e-7, high=10.0)
     momentum: float = _knob(0.9, low=0.0, high=0.999)
-    weight_decay: float = _knob(0.0, low=0.0, high=0.1)
-    batch_size: int = _knob(64, low=1, high=65_536)
-    train_steps: str = _knob("1000it", step=True, high=_MOST_STEPS,
+    weight_decay: float = _knob(1e-4, low=0.0, high=0.1)
+    batch_size: int = _knob(128, low=1, high=65_536)
+    train_steps: str = _knob("700it", step=True, high=_MOST_STEPS,
                              doc="training length of the dense network and every ticket")
-    lr_drops: list = _knob([100], low=1, high=100,
+    lr_drops: list = _knob([75], low=1, high=100,
                            doc="when the learning rate falls tenfold, in % of train_steps "
                                "(100: never)")
     warmup: str = _knob("0it", step=True, high=_MOST_STEPS, doc="linear learning-rate warm-up")
-    eval_every: str = _knob("50it", step=True, high=_MOST_STEPS,
+    eval_every: str = _knob("100it", step=True, high=_MOST_STEPS,
                             doc="how often the validation loss is measured")
-    rounds: int = _knob(3, low=1, high=60, doc="pruning rounds after the dense run")
-    prune_rate: float = _knob(0.2, low=0.01, high=0.99, doc="weights pruned per round")
+    rounds: int = _knob(2, low=1, high=60, doc="pruning rounds after the dense run")
+    prune_rate: float = _knob(0.6, low=0.01, high=0.99,
+                              doc="weights pruned per round, both networks (LeNet's output "
+                                  "layer at half the rate)")
     scope: str = _knob("layer", choices=["layer", "global"],
                        doc="prune each layer by prune_rate, or rank all layers together")
-    rewinds: list = _knob([0, 20, 60], low=0, high=1_000_000, doc="rewinding iterations k")
+    rewinds: list = _knob([0, 25, 100], low=0, high=1_000_000, doc="rewinding iterations k")
     device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device",
                         doc="where every network trains")
 

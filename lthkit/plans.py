@@ -92,6 +92,11 @@ class LateResetting:
     seeds: tuple[int, ...]
 
 
+# The calibrated scenes task of chapters 2-4 (see the calibration notes): 16-pixel images, at
+# most one distractor, larger objects, less clutter and noise than scenes' defaults.
+SCENES = dict(size=16, distractors=1, scale=(0.3, 0.45), clutter=2, noise=0.02)
+
+
 def late_resetting_plan(hp: hparams.LateResetting) -> LateResetting:
     # Test accuracy is reported at the early-stopping iteration (chapter 1's reasons); the
     # reinit control trains beside the tickets rewound to the latest k, at the sparsest level.
@@ -100,8 +105,8 @@ def late_resetting_plan(hp: hparams.LateResetting) -> LateResetting:
                                 test_at="best")
     lenet = lottery.Experiment(
         model="lenet_300_100", dataset=hp.lenet_dataset, train=lenet_config,
-        rounds=hp.lenet_rounds, prune_rate=0.2, output_prune_rate=0.1, controls=("reinit",),
-        control_every=hp.lenet_rounds, device=hp.device)
+        rounds=hp.lenet_rounds, prune_rate=hp.prune_rate, output_prune_rate=hp.prune_rate / 2,
+        controls=("reinit",), control_every=hp.lenet_rounds, device=hp.device)
     end = Step.parse(hp.train_steps)
     drops = tuple(f"{end.epochs * p // 100}ep{end.its * p // 100}it" for p in hp.lr_drops
                   if p < 100)
@@ -114,7 +119,8 @@ def late_resetting_plan(hp: hparams.LateResetting) -> LateResetting:
         prune_rate=hp.prune_rate, output_prune_rate=None, scope=hp.scope, controls=("reinit",),
         control_every=hp.rounds, device=hp.device)
     if hp.dataset == "scenes":  # generated with its own validation split
-        deep_data, deep_val = dict(name="scenes", train=hp.scenes_train, val=hp.val_size), 0
+        deep_data = dict(name="scenes", **SCENES, train=hp.scenes_train, val=hp.val_size)
+        deep_val = 0
     else:
         deep_data, deep_val = dict(name=hp.dataset), hp.val_size
     return LateResetting(

@@ -41,8 +41,11 @@ def test_the_plan_rewinds_each_network_and_keeps_the_learning_rate_drops():
     resnet = plans.build(_resolve(preset="paper_resnet18"))
     assert resnet.deep.experiment.model == "cifar_resnet_20"
     assert resnet.deep.experiment.train.milestones == ("0ep20100it", "0ep24900it")
+    assert plans.build(_resolve()).deep.experiment.train.milestones == ("0ep525it",)
     # "100%" is no drop at all
-    assert plans.build(_resolve()).deep.experiment.train.milestones == ()
+    assert plans.build(_resolve(lr_drops=[100])).deep.experiment.train.milestones == ()
+    # LeNet's output layer is pruned at half the rate, as in the lottery ticket recipe
+    assert plan.lenet.experiment.prune_rate == 0.2 and plan.lenet.experiment.output_prune_rate == 0.1
 
 
 def test_the_paper_presets_need_their_data_and_a_gpu(tmp_path, monkeypatch):
