@@ -103,7 +103,82 @@ class Synthesis:
                                      "the preferences for programs that generalise off")
 
 
-CHAPTERS: dict[str, type] = {"lottery": Lottery, "synthesis": Synthesis}
+@dataclass(frozen=True)
+class LateResetting:
+    """Chapter 2: late resetting (IMP rewinding to iteration k) and stability to pruning, on
+    LeNet-300-100 (the control case) and a deeper conv net."""
+
+    preset: str = "default"
+    seeds: int = _knob(3, low=1, high=100, doc="IMP runs per network and rewinding point")
+    first_seed: int = _knob(0, low=0, high=1_000_000,
+                            doc="seeds used are first_seed … first_seed+seeds-1")
+    # LeNet-300-100: chapter 1's recipe, where k = 0 already finds matching tickets
+    lenet_dataset: str = _knob("mnist5k", choices=["mnist5k", "mnist"], needs="data")
+    lenet_train_steps: str = _knob("1000it", step=True, high=_MOST_STEPS,
+                                   doc="LeNet: training length of every run")
+    lenet_eval_every: str = _knob("40it", step=True, high=_MOST_STEPS,
+                                  doc="LeNet: how often the validation loss is measured")
+    lenet_val_size: int = _knob(500, low=1, high=20_000,
+                                doc="LeNet: training images held out for early stopping")
+    lenet_rounds: int = _knob(3, low=1, high=60, doc="LeNet: pruning rounds")
+    lenet_rewinds: list = _knob([0, 20, 100], low=0, high=1_000_000,
+                                doc="LeNet: rewinding iterations k")
+    # the deeper conv net: the calibrated setting of chapters 2-4 (lthkit.calibrated), trained
+    # for fewer iterations so that a sweep fits the chapter's five minutes
+    model: str = _knob("cifar_vgg_11_8",
+                       choices=["cifar_vgg_11_8", "cifar_vgg_19", "cifar_resnet_20"],
+                       doc="the conv net (cifar_resnet_20 is the paper's 'ResNet-18')")
+    dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data",
+                         doc="scenes: the calibrated 16-pixel task")
+    scenes_train: int = _knob(20_000, low=100, high=200_000,
+                              doc="scenes: training images generated")
+    val_size: int = _knob(2000, low=1, high=20_000,
+                          doc="images held out for early stopping")
+    optimizer: str = _knob("sgd", choices=["sgd", "adam"])
+    lr: float = _knob(0.1, low=1e-7, high=10.0)
+    momentum: float = _knob(0.9, low=0.0, high=0.999)
+    weight_decay: float = _knob(1e-4, low=0.0, high=0.1)
+    batch_size: int = _knob(128, low=1, high=65_536)
+    train_steps: str = _knob("700it", step=True, high=_MOST_STEPS,
+                             doc="training length of the dense network and every ticket")
+    lr_drops: list = _knob([75], low=1, high=100,
+                           doc="when the learning rate falls tenfold, in % of train_steps "
+                               "(100: never)")
+    warmup: str = _knob("0it", step=True, high=_MOST_STEPS, doc="linear learning-rate warm-up")
+    eval_every: str = _knob("100it", step=True, high=_MOST_STEPS,
+                            doc="how often the validation loss is measured")
+    rounds: int = _knob(2, low=1, high=60, doc="pruning rounds after the dense run")
+    prune_rate: float = _knob(0.6, low=0.01, high=0.99,
+                              doc="weights pruned per round, both networks (LeNet's output "
+                                  "layer at half the rate)")
+    scope: str = _knob("layer", choices=["layer", "global"],
+                       doc="prune each layer by prune_rate, or rank all layers together")
+    rewinds: list = _knob([0, 25, 100], low=0, high=1_000_000, doc="rewinding iterations k")
+    device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device",
+                        doc="where every network trains")
+
+    def __post_init__(self):
+        for name in ("lenet_rewinds", "rewinds"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values) or 0 not in values or len(values) < 2:
+                raise ParameterError(f"{name}={values} must hold 0 (the original lottery "
+                                     f"ticket) and at least one later iteration, each once")
+        for rewinds, steps in ((self.lenet_rewinds, "lenet_train_steps"),
+                               (self.rewinds, "train_steps")):
+            end = Step.parse(getattr(self, steps))
+            if end.epochs == 0 and max(rewinds) >= end.its:
+                raise ParameterError(f"rewinding to iteration {max(rewinds)} leaves nothing "
+                                     f"to train: {steps}={end} ends first")
+        if sorted(self.lr_drops) != list(self.lr_drops):
+            raise ParameterError(f"lr_drops={self.lr_drops} must be in increasing order")
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+CHAPTERS: dict[str, type] = {"lottery": Lottery, "synthesis": Synthesis,
+                             "late_resetting": LateResetting}
 
 PRESETS: dict[str, dict[str, dict]] = {
     "lottery": {
@@ -115,6 +190,28 @@ PRESETS: dict[str, dict[str, dict]] = {
                       device="cuda"),
     },
     "synthesis": {"default": {}, "paper": {"timeout": 600.0}},
+    # The paper's CIFAR-10 recipes (Frankle et al., 2019, Figure 2, "standard"): SGD at 0.1 with
+    # momentum 0.9 and tenfold drops, global pruning at 20% per round down to the sparsity of its
+    # Figure 3; LeNet as in chapter 1's paper preset. Rewinding points span its Figure 4.
+    "late_resetting": {
+        "default": {},
+        "paper": dict(seeds=3, lenet_dataset="mnist", lenet_train_steps="50000it",
+                      lenet_eval_every="500it", lenet_val_size=5000, lenet_rounds=10,
+                      lenet_rewinds=[0, 100, 500, 1000, 2000], model="cifar_vgg_19",
+                      dataset="cifar10", val_size=5000, optimizer="sgd", lr=0.1, momentum=0.9,
+                      weight_decay=1e-4, batch_size=64, train_steps="112000it",
+                      lr_drops=[50, 75], warmup="0it", eval_every="1000it", rounds=17,
+                      prune_rate=0.2, scope="global", rewinds=[0, 100, 500, 1000, 2000],
+                      device="cuda"),
+        "paper_resnet18": dict(seeds=3, lenet_dataset="mnist", lenet_train_steps="50000it",
+                               lenet_eval_every="500it", lenet_val_size=5000, lenet_rounds=10,
+                               lenet_rewinds=[0, 100, 500, 1000, 2000], model="cifar_resnet_20",
+                               dataset="cifar10", val_size=5000, optimizer="sgd", lr=0.1,
+                               momentum=0.9, weight_decay=1e-4, batch_size=128,
+                               train_steps="30000it", lr_drops=[67, 83], warmup="0it",
+                               eval_every="500it", rounds=8, prune_rate=0.2, scope="global",
+                               rewinds=[0, 100, 500, 1000, 2000], device="cuda"),
+    },
 }
 
 

@@ -3,8 +3,11 @@
     rows = imp(Experiment(model="lenet_300_100", dataset="mnist5k", train=Config(...), rounds=15),
                data, seed=0)
 
-Round 0 trains the dense network from ``init_seed`` and keeps its weights at ``rewind_step``.
-Every later round prunes ``prune_rate`` of the surviving weights (``output_prune_rate`` in the
+Round 0 trains the dense network from ``init_seed``; its weights at ``rewind_step`` come from a
+run of that many iterations with the same seeds (bitwise the dense run's own weights there), so
+the dense run does not depend on the rewind step or the pruning rates and one is shared by every
+experiment that differs only in those (a sweep over rewinding points trains it once). Every later
+round prunes ``prune_rate`` of the surviving weights (``output_prune_rate`` in the
 output layer) by magnitude from the previous round's trained weights, *rewinds* the survivors to
 their values at ``rewind_step`` (step 0 is the original lottery ticket hypothesis) and trains
 from there. At every sparser level two controls train beside the ticket:
@@ -22,6 +25,7 @@ and controls, train at once through :mod:`lthkit.engine`::
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 
 from . import engine, masks, models, store
@@ -29,6 +33,8 @@ from .steps import Step
 from .train import Config
 
 KINDS = ("ticket", "reinit", "random")
+# Experiment fields that only the pruned rounds depend on (the dense run is keyed without them).
+_PRUNING = ("rewind_step", "prune_rate", "output_prune_rate", "scope")
 
 
 @dataclass(frozen=True)
@@ -82,12 +88,12 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
 
 def imp_seeds(experiment: Experiment, data, seeds, progress=None,
               n_workers: int | None = None, states: bool = False) -> list[dict]:
-    """``imp`` for every seed, rows tagged with ``seed``; with ``states``, each row also holds
-    its network's weights at the end of training (``final_state``).
+    """``imp`` for every seed, rows tagged with ``seed``.
 
     A round's runs, every seed's ticket and controls, train together through the engine, one
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
-    on how many seeds or workers there are."""
+    on how many seeds or workers there are. ``states``: the tickets' rows (round 0, the
+    dense network, included) also hold their trained weights (``final_state``) and ``mask``."""
     return [{k: v for k, v in row.items() if k != "experiment"}
             for row in imp_many([experiment], data, seeds, progress, n_workers, states)]
 
@@ -96,23 +102,31 @@ def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = No
              states: bool = False) -> list[dict]:
     """``imp_seeds`` for several experiments at once (e.g. a sweep over ``rewind_step``): the
     runs of every experiment's round r train together. Rows carry ``experiment``, the index of
-    their experiment in ``experiments``, and ``seed``."""
+    their experiment in ``experiments``, and ``seed``. A dense run that experiments share is
+    trained once: round 0 starts with one chain per distinct dense run, and the others then
+    read it from the store (rather than wait on the store's lock, a worker idle)."""
     experiments, seeds = list(experiments), list(seeds)
     for experiment in experiments:
         _check(experiment, data)
-    chains = [_Chain(e, data, seed, states) for e in experiments for seed in seeds]
-    index = {id(e): i for i, e in enumerate(experiments)}
+    chains = [(i, _Chain(e, data, seed, states))
+              for i, e in enumerate(experiments) for seed in seeds]
+    first, later, seen = [], [], set()
+    for item in chains:
+        dense = json.dumps(item[1].dense_params, sort_keys=True, default=str)
+        (later if dense in seen else first).append(item)
+        seen.add(dense)
+    waves = [(0, first), (0, later)] + [(r, chains) for r in range(1, max(
+        e.rounds for e in experiments) + 1)]
     rows = []
-    for round_ in range(max(e.rounds for e in experiments) + 1):
-        live = [chain for chain in chains if round_ <= chain.experiment.rounds]
-        jobs = [(chain, kind, task) for chain in live for kind, task in chain.tasks(round_)]
+    for round_, wave in waves:
+        live = [(i, chain) for i, chain in wave if round_ <= chain.experiment.rounds]
+        jobs = [(chain, kind, task) for _, chain in live for kind, task in chain.tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for chain in live:
+        for i, chain in live:
             done = {kind: result for (owner, kind, _), result in zip(jobs, results)
                     if owner is chain}
-            rows += [{**row, "experiment": index[id(chain.experiment)]}
-                     for row in chain.finish(round_, done)]
+            rows += [{**row, "experiment": i} for row in chain.finish(round_, done)]
     order = {seed: i for i, seed in enumerate(seeds)}
     return sorted(rows, key=lambda row: (row["experiment"], order[row["seed"]], row["round"]))
 
@@ -135,14 +149,18 @@ class _Chain:
     """One seed's IMP: the store entries of its runs, and the mask carried from round to round."""
 
     def __init__(self, experiment: Experiment, data, seed: int, states: bool = False):
-        self.experiment, self.data, self.seed, self.states = experiment, data, seed, states
-        self.seeds = _seeds(seed)
+        self.experiment, self.data, self.seed = experiment, data, seed
+        self.seeds, self.states = _seeds(seed), states
         # A round's result does not depend on how many rounds follow it or on which controls
         # run beside it, so neither is part of the key: extending an IMP reuses every finished
         # round.
         setup = {k: v for k, v in dataclasses.asdict(experiment).items()
                  if k not in ("rounds", "controls", "control_every", "control_steps")}
         self.params = {"experiment": setup, **self.seeds}
+        # The dense run (and the short run to the rewind step) depend on neither the rewind
+        # step nor the pruning: keyed without them, one serves every such experiment.
+        dense = {k: v for k, v in setup.items() if k not in _PRUNING}
+        self.dense_params = {"experiment": dense, **self.seeds}
         per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
         self.rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
         self.mask = self.rewind_state = self.previous = None
@@ -163,12 +181,27 @@ class _Chain:
                                 data_fingerprint=self.data.fingerprint)
         return task
 
+    def _dense(self, tick) -> dict:
+        """Round 0: the dense run, and the weights at the rewind step."""
+        def cached(name, params, compute):
+            return store.cached(name, {**self.dense_params, **params}, compute,
+                                data_fingerprint=self.data.fingerprint)
+
+        dense = cached("lottery.ticket", {"round": 0},
+                       lambda: _summary(self._fit(tick), keep_state=True))
+        if self.rewind == 0:  # the initial weights: nothing to train
+            start = models.for_data(self.experiment.model, self.seeds["init_seed"],
+                                    self.data).state_dict()
+        else:
+            short = dataclasses.replace(self.experiment.train, train_steps=f"{self.rewind}it")
+            start = cached("lottery.rewind", {"rewind": self.rewind},
+                           lambda: self._fit(tick, short).final_state)
+        return {**dense, "rewind_state": start}
+
     def tasks(self, round_: int) -> list[tuple]:
         """(kind, task) for the runs of this round."""
         if round_ == 0:
-            return [("ticket", self._cached("ticket", 0, lambda tick: _summary(
-                self._fit(tick, checkpoints=(self.rewind,)), keep_state=True,
-                rewind=self.rewind)))]
+            return [("ticket", self._dense)]
         self.mask = mask = _prune(self.experiment, self.previous["final_state"], self.mask)
         other = self.seeds["prune_seed"] * 1000 + round_
         rewound = dict(state=self.rewind_state, start=self.rewind)
@@ -194,9 +227,14 @@ class _Chain:
             self.rewind_state = results["ticket"]["rewind_state"]
             self.mask = masks.Mask.ones(models.for_data(self.experiment.model, 0, self.data))
         self.previous = results["ticket"]
-        return [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed,
-                 **({"final_state": results[kind]["final_state"]} if self.states else {})}
+        rows = [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed}
                 for kind in KINDS if kind in results]
+        if self.states:
+            for row in rows:
+                if "final_state" in results[row["kind"]]:
+                    row.update(final_state=results[row["kind"]]["final_state"], mask=self.mask)
+        return rows
+
 
 def runs(experiment: Experiment) -> int:
     """How many training runs ``imp`` makes (for progress bars)."""
@@ -213,7 +251,7 @@ def _prune(experiment: Experiment, trained_state: dict, mask: masks.Mask) -> mas
     return masks.magnitude_prune(trained, mask, rates)
 
 
-def _summary(result, keep_state=False, rewind=None) -> dict:
+def _summary(result, keep_state=False) -> dict:
     summary = {"trajectory": result.trajectory,
                "early_stop_iteration": result.early_stop_iteration,
                "early_stop_test_acc": result.early_stop_test_acc,
@@ -221,8 +259,6 @@ def _summary(result, keep_state=False, rewind=None) -> dict:
                "iterations": result.iterations, "seconds": result.seconds}
     if keep_state:
         summary["final_state"] = result.final_state
-    if rewind is not None:
-        summary["rewind_state"] = result.checkpoints[rewind]
     return summary
 
 

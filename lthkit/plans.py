@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import hparams, lottery, train
+from . import calibrated, hparams, lottery, train
 from .steps import Step
 
 
@@ -85,8 +85,9 @@ class Dissection:
     settings: dict                  # keyword arguments of dissect.dissect
 
 
-# The calibrated scenes (CALIBRATION.md, provisional): 16-pixel images, easier than the defaults.
-SCENES = dict(size=16, distractors=1, scale=(0.3, 0.45), clutter=2.0, noise=0.02)
+# The scenes task chapters 2-5 train on (lthkit.calibrated): 16-pixel images, easier than the
+# generator's defaults.
+SCENES = calibrated.DATA
 
 
 def dissection_plan(hp: hparams.Dissection) -> Dissection:
@@ -132,12 +133,6 @@ class Connectivity:
     seeds: tuple[int, ...]
 
 
-# The calibrated scenes task (/work/notes/CALIBRATION.md, provisional): 16×16 images, the
-# generator's knobs (lthkit.scenes.Knobs) made easier so that a small VGG learns in hundreds of
-# iterations.
-SCENES = {"size": 16, "distractors": 1, "scale": (0.3, 0.45), "clutter": 2, "noise": 0.02}
-
-
 def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
     from . import connectivity, steps
 
@@ -180,3 +175,63 @@ def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
 
 
 BUILDERS[hparams.Connectivity] = connectivity_plan
+
+
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One network's rewinding sweep: where its data comes from, its IMP experiment (rewound to
+    each of ``rewinds`` in turn, ``rewinding.experiments``) and its rewinding points."""
+
+    label: str
+    data: dict                      # keyword arguments of data.load
+    val_size: int                   # held out by split_validation (0: the data has its own)
+    experiment: lottery.Experiment
+    rewinds: tuple[int, ...]        # iterations
+
+
+@dataclass(frozen=True)
+class LateResetting:
+    """Chapter 2: the rewinding sweeps of LeNet-300-100 and of the deeper conv net."""
+
+    lenet: Sweep
+    deep: Sweep
+    seeds: tuple[int, ...]
+
+
+def late_resetting_plan(hp: hparams.LateResetting) -> LateResetting:
+    # Test accuracy is reported at the early-stopping iteration (chapter 1's reasons); the
+    # reinit control trains beside the tickets rewound to the latest k, at the sparsest level.
+    lenet_config = train.Config(optimizer="adam", lr=1.2e-3, batch_size=60,
+                                train_steps=hp.lenet_train_steps, eval_every=hp.lenet_eval_every,
+                                test_at="best")
+    lenet = lottery.Experiment(
+        model="lenet_300_100", dataset=hp.lenet_dataset, train=lenet_config,
+        rounds=hp.lenet_rounds, prune_rate=hp.prune_rate, output_prune_rate=hp.prune_rate / 2,
+        controls=("reinit",), control_every=hp.lenet_rounds, device=hp.device)
+    end = Step.parse(hp.train_steps)
+    drops = tuple(f"{end.epochs * p // 100}ep{end.its * p // 100}it" for p in hp.lr_drops
+                  if p < 100)
+    config = train.Config(optimizer=hp.optimizer, lr=hp.lr, momentum=hp.momentum,
+                          weight_decay=hp.weight_decay, batch_size=hp.batch_size,
+                          train_steps=hp.train_steps, eval_every=hp.eval_every,
+                          milestones=drops, warmup=hp.warmup, test_at="best")
+    deep = lottery.Experiment(
+        model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
+        prune_rate=hp.prune_rate, output_prune_rate=None, scope=hp.scope, controls=("reinit",),
+        control_every=hp.rounds, device=hp.device)
+    if hp.dataset == "scenes":  # generated with its own validation split
+        deep_data = dict(name="scenes", **SCENES, train=hp.scenes_train, val=hp.val_size)
+        deep_val = 0
+    else:
+        deep_data, deep_val = dict(name=hp.dataset), hp.val_size
+    return LateResetting(
+        lenet=Sweep(f"LeNet-300-100 on {hp.lenet_dataset}", dict(name=hp.lenet_dataset),
+                    hp.lenet_val_size, lenet, tuple(hp.lenet_rewinds)),
+        deep=Sweep(f"{hp.model} on {hp.dataset}", deep_data, deep_val, deep,
+                   tuple(hp.rewinds)),
+        seeds=tuple(hp.seed_list))
+
+
+BUILDERS[hparams.LateResetting] = late_resetting_plan

@@ -77,3 +77,20 @@ def below(estimate, threshold: float) -> bool | None:
     """Is the estimated quantity, (mean, lo, hi), below ``threshold``? True / False / None."""
     mean, lo, hi = estimate
     return above((-mean, -hi, -lo), -threshold)
+
+
+def any_above(samples, threshold: float, confidence: float = 0.95):
+    """Does at least one of several quantities exceed ``threshold``? ``samples``: a mapping from
+    each quantity's name to its values (one per seed). Each mean gets a Student-t interval at the
+    Bonferroni level ``1 − (1 − confidence) / m`` for ``m`` quantities, so that picking the best
+    of them is paid for. True when some interval lies wholly above the threshold, False when
+    every interval lies wholly at or below it, None otherwise. Returns the verdict and the
+    intervals by name."""
+    samples = dict(samples)
+    if not samples:
+        raise ValueError("no quantities to compare")
+    level = 1 - (1 - confidence) / len(samples)
+    estimates = {name: mean_interval(values, level) for name, values in samples.items()}
+    verdicts = [above(estimate, threshold) for estimate in estimates.values()]
+    verdict = True if True in verdicts else (False if all(v is False for v in verdicts) else None)
+    return verdict, estimates

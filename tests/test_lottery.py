@@ -92,10 +92,11 @@ def _same(a, b):
 
 
 def _calls(recorded, kind, round_):
-    """The recorded training call for (kind, round): IMP trains ticket, reinit, random per round."""
+    """The recorded training call for (kind, round): round 0 trains the dense network, then the
+    short run to the rewind step; IMP trains ticket, reinit, random per later round."""
     if round_ == 0:
         return recorded["calls"][0]
-    return recorded["calls"][1 + 3 * (round_ - 1) + ("ticket", "reinit", "random").index(kind)]
+    return recorded["calls"][2 + 3 * (round_ - 1) + ("ticket", "reinit", "random").index(kind)]
 
 
 def _iteration(step, data_):
@@ -116,7 +117,7 @@ def test_rows_one_per_round_and_kind(recorded):
     assert [(r["round"], r["kind"]) for r in rows] == [
         (0, "ticket"), (1, "ticket"), (1, "reinit"), (1, "random"),
         (2, "ticket"), (2, "reinit"), (2, "random")]
-    assert len(rows) == runs(EXPERIMENT) == len(recorded["calls"])
+    assert len(rows) == runs(EXPERIMENT) == len(recorded["calls"]) - 1  # and the rewind run
     for row in rows:
         assert {"round", "kind", "density", "weights_remaining", "early_stop_iteration",
                 "early_stop_test_acc", "final_test_acc", "trajectory"} <= set(row)
@@ -125,7 +126,8 @@ def test_rows_one_per_round_and_kind(recorded):
 
 
 def test_rows_report_their_own_training_run(recorded):
-    for row, call in zip(recorded["rows"], recorded["calls"]):
+    calls = [recorded["calls"][0], *recorded["calls"][2:]]  # not the run to the rewind step
+    for row, call in zip(recorded["rows"], calls, strict=True):
         result = call["result"]
         assert row["trajectory"] == result.trajectory
         assert row["early_stop_iteration"] == result.early_stop_iteration
@@ -160,7 +162,28 @@ def test_the_dense_run_is_the_plain_training_run(recorded, by_hand):
     assert call["mask"] is None and call["start"] == 0
     assert _same(call["initial"], models.build("lenet_300_100", SEED).state_dict())
     assert _same(call["result"].final_state, by_hand["dense"].final_state)
-    assert _same(call["result"].checkpoints[REWIND], by_hand["rewind_state"])
+
+
+def test_the_weights_at_the_rewind_step_are_the_dense_runs_own(recorded, by_hand):
+    # a run of REWIND iterations with the dense run's seeds ends bitwise where the dense run was
+    short = recorded["calls"][1]
+    assert short["mask"] is None and short["start"] == 0
+    assert short["config"].train_steps == f"{REWIND}it"
+    assert _same(short["initial"], models.build("lenet_300_100", SEED).state_dict())
+    assert _same(short["result"].final_state, by_hand["rewind_state"])
+
+
+def test_one_dense_run_serves_every_rewind_step_and_pruning_rate(recorded, mnist, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
+    other = dataclasses.replace(EXPERIMENT, rounds=1, controls=(), rewind_step="20it",
+                                prune_rate=0.3)
+    rows = imp(other, mnist, seed=SEED)
+    # the dense run comes from the store; the run to iteration 20 and the ticket train
+    assert [(c["start"], c["config"].train_steps, c["mask"] is None) for c in spy.calls] == [
+        (0, "20it", True), (20, "30it", False)]
+    assert _untimed(rows[:1]) == _untimed(recorded["rows"][:1])
 
 
 def test_the_mask_prunes_the_previous_rounds_trained_weights(recorded, by_hand):
@@ -197,6 +220,7 @@ def test_rewinding_to_zero_is_the_original_lottery_ticket(mnist, tmp_path, monke
     experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step="0it", controls=())
     rows = imp(experiment, mnist, seed=3)
     assert [r["kind"] for r in rows] == ["ticket", "ticket"]
+    assert len(spy.calls) == 2  # at step 0 the rewound weights are the initial ones: no run
     ticket = spy.calls[1]
     assert _iteration(ticket["start"], mnist) == 0
     assert _same(ticket["initial"], models.build("lenet_300_100", 3).state_dict())
@@ -253,13 +277,27 @@ def test_a_second_call_is_answered_from_the_store(recorded, mnist, monkeypatch):
     assert bar.n == runs(EXPERIMENT)
 
 
+def test_rows_can_keep_the_tickets_weights_and_masks(recorded, mnist, monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    rows = lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED], states=True)
+    for row in rows:
+        if row["kind"] != "ticket":
+            assert "final_state" not in row and "mask" not in row
+            continue
+        call = _calls(recorded, "ticket", row["round"])
+        assert _same(row["final_state"], call["result"].final_state)
+        expected = call["mask"] or masks.Mask.ones(models.build("lenet_300_100", SEED))
+        assert _same(row["mask"], expected)
+    assert "final_state" not in recorded["rows"][0]  # only when asked: they are large
+
+
 def test_another_seed_is_another_computation(recorded, mnist, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
     spy = Spy()
     monkeypatch.setattr(lthkit.engine, "train", spy)
     experiment = dataclasses.replace(EXPERIMENT, rounds=0)
     imp(experiment, mnist, seed=SEED + 1)
-    assert len(spy.calls) == 1
+    assert len(spy.calls) == 2  # the dense run and the run to the rewind step
 
 
 def test_an_interrupted_imp_resumes_where_it_stopped(recorded, mnist, tmp_path, monkeypatch):
@@ -270,7 +308,9 @@ def test_an_interrupted_imp_resumes_where_it_stopped(recorded, mnist, tmp_path, 
     spy = Spy()
     monkeypatch.setattr(lthkit.engine, "train", spy)
     rows = imp(EXPERIMENT, mnist, seed=SEED)
-    assert len(spy.calls) == runs(EXPERIMENT) - 3  # the three finished runs are not redone
+    # three finished training runs are not redone: the dense run, the run to the rewind step
+    # and the first ticket
+    assert len(spy.calls) == runs(EXPERIMENT) + 1 - 3
     assert _untimed(rows) == _untimed(recorded["rows"])
 
 
@@ -292,7 +332,7 @@ def test_global_scope_ranks_all_layers_together(mnist, tmp_path, monkeypatch):
     dense_final = spy.calls[0]["result"].final_state
     ones = masks.Mask.ones(models.build("lenet_300_100", SEED))
     expected = masks.magnitude_prune({n: dense_final[n] for n in ones}, ones, 0.2, scope="global")
-    assert _same(spy.calls[1]["mask"], expected)
+    assert _same(spy.calls[2]["mask"], expected)
     assert rows[1]["density"] == pytest.approx(1 - round(ones.size() * 0.2) / ones.size())
     # one ranking, so the layers do not all lose exactly 20%
     assert len({round(d, 3) for d in expected.layer_density().values()}) > 1
@@ -329,6 +369,27 @@ def test_rows_do_not_depend_on_the_number_of_workers(mnist, tmp_path, monkeypatc
                                                  (1, "random"))]
     assert [r["trajectory"] for r in parallel] == [r["trajectory"] for r in serial]
     assert sum(ticks) == 2 * runs(small)  # every run advanced the bar once
+
+
+def test_a_sweep_over_rewind_steps_trains_each_dense_network_once(mnist, tmp_path, monkeypatch):
+    small = dataclasses.replace(EXPERIMENT, rounds=1, controls=("reinit",),
+                                train=dataclasses.replace(CONFIG, train_steps="12it"))
+    sweep = [dataclasses.replace(small, rewind_step=f"{k}it") for k in (0, 4, 8)]
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "sweep"))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
+    together = lthkit.lottery.imp_many(sweep, mnist, [3, 4], n_workers=2)
+    dense = [c for c in spy.calls if c["mask"] is None and c["config"].train_steps == "12it"]
+    assert len(dense) == 2  # one per seed, not one per seed and rewind step
+    assert len(spy.calls) == 2 + 2 * 2 + 3 * 2 * 2  # dense, runs to steps 4 and 8, round 1
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "alone"))
+    monkeypatch.setattr(lthkit.engine, "train", train)
+    for i, experiment in enumerate(sweep):
+        rows = [r for r in together if r["experiment"] == i]
+        alone = lthkit.lottery.imp_seeds(experiment, mnist, [3, 4])
+        assert [(r["seed"], r["round"], r["kind"]) for r in rows] == \
+            [(s, r, k) for s in (3, 4) for r, k in ((0, "ticket"), (1, "ticket"), (1, "reinit"))]
+        assert [r["trajectory"] for r in rows] == [r["trajectory"] for r in alone]
 
 
 def test_imp_refuses_a_dataset_without_a_validation_split(mnist, tmp_path, monkeypatch):

@@ -49,6 +49,8 @@ def _changed(chapter, field, base):
         return [hparams.resolve(chapter, p) for p in others]
     changed = []
     for value in _candidates(field, getattr(base, field.name)):
+        if value == getattr(base, field.name):  # 0.0 × 1.5 is no change
+            continue
         try:
             changed.append(hparams.resolve(chapter, base.preset, **{field.name: value}))
         except hparams.ParameterError:

@@ -4,6 +4,7 @@ import torch
 
 from lthkit import data, engine, masks, models
 from lthkit.stability import (continued, error_along_path, instability, interpolate,
+                              masked_angle, masked_distance, pruning_stability,
                               reset_batch_norm, train_copies, train_pairs)
 from lthkit.train import Config, evaluate
 
@@ -128,3 +129,60 @@ def test_every_point_of_a_sparse_path_is_as_sparse_as_its_mask(pair, sparse_mask
         assert sum(int(torch.count_nonzero(point[name])) for name in sparse_mask) <= kept
         for name, keep in sparse_mask.items():
             assert torch.count_nonzero(point[name][~keep]) == 0, (alpha, name)
+
+
+# --- stability to pruning ------------------------------------------------------------------------
+
+def _state(**tensors):
+    return {name: torch.tensor(values, dtype=torch.float32) for name, values in tensors.items()}
+
+
+KEEP = masks.Mask({"w": torch.tensor([[True, True], [False, True]]),
+                   "v": torch.tensor([True, False])})
+
+
+def test_the_distance_is_taken_over_the_kept_weights_only():
+    a = _state(w=[[1.0, 2.0], [50.0, 3.0]], v=[0.0, 7.0], bias=[9.0])
+    b = _state(w=[[4.0, 6.0], [-50.0, 3.0]], v=[0.0, -7.0], bias=[-9.0])
+    # kept: w (1, 2, 3) against (4, 6, 3) and v (0) against (0): differences 3, 4, 0, 0
+    assert masked_distance(a, b, KEEP) == pytest.approx(5.0)
+    assert masked_distance(b, a, KEEP) == masked_distance(a, b, KEEP)
+    assert masked_distance(a, a, KEEP) == 0.0
+
+
+def test_the_angle_is_that_of_the_kept_weight_vectors():
+    a = _state(w=[[1.0, 0.0], [5.0, 0.0]], v=[0.0, 3.0])
+    assert masked_angle(a, _state(w=[[0.0, 2.0], [-1.0, 0.0]], v=[0.0, 1.0]), KEEP) == \
+        pytest.approx(90.0)
+    assert masked_angle(a, _state(w=[[3.0, 3.0], [0.0, 0.0]], v=[0.0, 0.0]), KEEP) == \
+        pytest.approx(45.0)
+    assert masked_angle(a, _state(w=[[-2.0, 0.0], [0.0, 0.0]], v=[0.0, 0.0]), KEEP) == \
+        pytest.approx(180.0)
+    # scale-free: the same direction at ten times the length is at angle 0
+    assert masked_angle(a, _state(w=[[10.0, 0.0], [0.0, 0.0]], v=[0.0, 0.0]), KEEP) == \
+        pytest.approx(0.0, abs=1e-6)
+
+
+def test_pruning_stability_reports_both_measures():
+    a = _state(w=[[3.0, 0.0], [1.0, 0.0]], v=[0.0, 0.0])
+    b = _state(w=[[0.0, 4.0], [1.0, 0.0]], v=[0.0, 0.0])
+    assert pruning_stability(a, b, KEEP) == pytest.approx({"distance": 5.0, "angle": 90.0})
+
+
+def test_states_that_do_not_fit_the_mask_are_refused():
+    a = _state(w=[[1.0, 2.0], [3.0, 4.0]], v=[1.0, 2.0])
+    with pytest.raises(ValueError, match="lacks"):
+        masked_distance(a, {"w": a["w"]}, KEEP)
+    with pytest.raises(ValueError, match="shape"):
+        masked_distance(a, {"w": a["w"], "v": torch.zeros(3)}, KEEP)
+    with pytest.raises(ValueError, match="zeros"):
+        masked_angle(a, _state(w=[[0.0, 0.0], [9.0, 0.0]], v=[0.0, 9.0]), KEEP)
+
+
+def test_trained_networks_are_at_zero_from_themselves_and_apart_from_others(pair, sparse_mask):
+    # two copies of one sparse network that saw different batches after iteration 10 end apart,
+    # but far closer than unrelated vectors (90 degrees)
+    a, b = (r.final_state for r in pair)
+    assert pruning_stability(a, a, sparse_mask) == {"distance": 0.0, "angle": 0.0}
+    measured = pruning_stability(a, b, sparse_mask)
+    assert measured["distance"] > 0 and 0 < measured["angle"] < 90

@@ -54,3 +54,23 @@ def test_below_mirrors_above():
     assert stats.below(clearly_low, 2.0) is True
     assert stats.below(clearly_low, 0.0) is False
     assert stats.below(clearly_low, 1.0) is None
+
+
+@pytest.mark.parametrize("samples, verdict", [
+    ({"a": [-0.05, -0.04, -0.06], "b": [0.02, 0.021, 0.019]}, True),    # b is clearly above
+    ({"a": [-0.05, -0.04, -0.06], "b": [-0.03, -0.031, -0.029]}, False),  # neither is
+    ({"a": [-0.05, -0.04, -0.06], "b": [0.03, -0.02, 0.01]}, None),     # b straddles 0
+    ({"a": [0.5]}, None),                                                  # one seed: no interval
+])
+def test_any_above_reaches_every_verdict(samples, verdict):
+    assert stats.any_above(samples, 0.0)[0] is verdict
+
+
+def test_any_above_pays_for_the_choice_with_wider_intervals():
+    values = [0.010, 0.013, 0.011, 0.014]
+    alone = stats.any_above({"a": values}, 0.0)[1]["a"]
+    among = stats.any_above({k: values for k in "abcde"}, 0.0)[1]["a"]
+    assert among[0] == alone[0] and among[1] < alone[1] and among[2] > alone[2]
+    assert among == stats.mean_interval(values, 1 - 0.05 / 5)
+    with pytest.raises(ValueError):
+        stats.any_above({}, 0.0)
