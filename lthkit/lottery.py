@@ -18,10 +18,15 @@ had not finished. ``imp_seeds`` runs several seeds together: a round's runs, eve
 and controls, train at once through :mod:`lthkit.engine`::
 
     rows = imp_seeds(experiment, data, seeds=[0, 1, 2], progress=bar)
+
+IMP can start from given weights instead of ``init_seed``'s (``starts``: pre-trained weights,
+say), and the ticket rows can carry what later work on a ticket needs (``keep_weights``: the
+mask and the weights it was rewound to).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 
 from . import engine, masks, models, store
@@ -81,25 +86,46 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
 
 
 def imp_seeds(experiment: Experiment, data, seeds, progress=None,
-              n_workers: int | None = None) -> list[dict]:
+              n_workers: int | None = None, starts: dict | None = None,
+              keep_weights: bool = False) -> list[dict]:
     """``imp`` for every seed, rows tagged with ``seed``.
 
     A round's runs, every seed's ticket and controls, train together through the engine, one
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
-    on how many seeds or workers there are."""
-    _check(experiment, data)
-    seeds = list(seeds)
-    chains = [_Chain(experiment, data, seed) for seed in seeds]
-    rows = []
-    for round_ in range(experiment.rounds + 1):
-        jobs = [(chain, kind, task) for chain in chains for kind, task in chain.tasks(round_)]
+    on how many seeds or workers there are.
+
+    ``starts``: seed → the weights the dense network starts from (a state dict, e.g. pre-trained
+    ones; their content is part of the store key); a seed it does not name starts from its
+    ``init_seed``. ``keep_weights``: each ticket row also holds ``mask`` (the mask it trained
+    under) and ``rewind_state`` (the weights at ``rewind_step`` it was rewound to)."""
+    starts = starts or {}
+    chains = imp_chains([(experiment, seed, starts.get(seed)) for seed in seeds], data,
+                        progress=progress, n_workers=n_workers, keep_weights=keep_weights)
+    return [row for chain in chains for row in chain]
+
+
+def imp_chains(chains, data, progress=None, n_workers: int | None = None,
+               keep_weights: bool = False) -> list[list[dict]]:
+    """Several IMPs at once: ``chains`` lists ``(experiment, seed, start)`` (``start``: the
+    weights to begin from, or None for ``init_seed``'s); the rows of each, in order.
+
+    Their rounds train together (a rewinding sweep's experiments, say, or IMPs from several
+    pre-trainings), so every worker stays busy however few seeds each has."""
+    chains = [_Chain(experiment, data, seed, start) for experiment, seed, start in chains]
+    for chain in chains:
+        _check(chain.experiment, data)
+    rows = [[] for _ in chains]
+    for round_ in range(max((c.experiment.rounds for c in chains), default=-1) + 1):
+        jobs = [(i, kind, task) for i, chain in enumerate(chains)
+                if round_ <= chain.experiment.rounds for kind, task in chain.tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for chain in chains:
-            rows += chain.finish(round_, {kind: result for (owner, kind, _), result
-                                          in zip(jobs, results) if owner is chain})
-    order = {seed: i for i, seed in enumerate(seeds)}
-    return sorted(rows, key=lambda row: (order[row["seed"]], row["round"]))
+        for i, chain in enumerate(chains):
+            if round_ <= chain.experiment.rounds:
+                rows[i] += chain.finish(round_, {kind: result for (owner, kind, _), result
+                                                 in zip(jobs, results) if owner == i},
+                                        keep_weights)
+    return rows
 
 
 def _check(experiment: Experiment, data) -> None:
@@ -119,8 +145,8 @@ def _check(experiment: Experiment, data) -> None:
 class _Chain:
     """One seed's IMP: the store entries of its runs, and the mask carried from round to round."""
 
-    def __init__(self, experiment: Experiment, data, seed: int):
-        self.experiment, self.data, self.seed = experiment, data, seed
+    def __init__(self, experiment: Experiment, data, seed: int, start: dict | None = None):
+        self.experiment, self.data, self.seed, self.start = experiment, data, seed, start
         self.seeds = _seeds(seed)
         # A round's result does not depend on how many rounds follow it or on which controls
         # run beside it, so neither is part of the key: extending an IMP reuses every finished
@@ -128,6 +154,8 @@ class _Chain:
         setup = {k: v for k, v in dataclasses.asdict(experiment).items()
                  if k not in ("rounds", "controls", "control_every", "control_steps")}
         self.params = {"experiment": setup, **self.seeds}
+        if start is not None:
+            self.params["start"] = _fingerprint(start)
         per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
         self.rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
         self.mask = self.rewind_state = self.previous = None
@@ -152,7 +180,7 @@ class _Chain:
         """(kind, task) for the runs of this round."""
         if round_ == 0:
             return [("ticket", self._cached("ticket", 0, lambda tick: _summary(
-                self._fit(tick, checkpoints=(self.rewind,)), keep_state=True,
+                self._fit(tick, checkpoints=(self.rewind,), state=self.start), keep_state=True,
                 rewind=self.rewind)))]
         self.mask = mask = _prune(self.experiment, self.previous["final_state"], self.mask)
         other = self.seeds["prune_seed"] * 1000 + round_
@@ -172,14 +200,25 @@ class _Chain:
         kinds = ["ticket", *[k for k in KINDS[1:] if k in controls]]
         return [(kind, self._cached(kind, round_, computes[kind])) for kind in kinds]
 
-    def finish(self, round_: int, results: dict) -> list[dict]:
+    def finish(self, round_: int, results: dict, keep_weights: bool = False) -> list[dict]:
         """The rows of a finished round; keeps what the next round starts from."""
         if round_ == 0:
             self.rewind_state = results["ticket"]["rewind_state"]
             self.mask = masks.Mask.ones(models.for_data(self.experiment.model, 0, self.data))
         self.previous = results["ticket"]
-        return [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed}
+        rows = [{**_row(round_, kind, self.mask, results[kind]), "seed": self.seed}
                 for kind in KINDS if kind in results]
+        if keep_weights:
+            rows[0].update(mask=self.mask, rewind_state=self.rewind_state)
+        return rows
+
+
+def _fingerprint(state: dict) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 def runs(experiment: Experiment) -> int:
     """How many training runs ``imp`` makes (for progress bars)."""
