@@ -4,6 +4,7 @@
     points = log_points(2000, 30)                        # 0, 1, 2, 3, 5, … 2000
     rows = statistics(engine.Run("cifar_resnet_20_8", data, config, order_seed=0, init_seed=0),
                       points)
+    rows = statistics_seeds("cifar_resnet_20_8", data, config, seeds=[0, 1, 2], points=points)
     # one row per point: iteration, distance, relative_distance, signs_flipped, grad_norm,
     # train_acc, test_acc
 
@@ -25,8 +26,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from . import engine, masks, models, store
-from .steps import Step
+from . import engine, models, store
 from .train import evaluate, single_thread
 
 
@@ -89,3 +89,21 @@ def gradient_norm(model, state: dict, x: torch.Tensor, y: torch.Tensor) -> float
     model.zero_grad(set_to_none=True)
     model.load_state_dict(state)  # the forward pass above moved the running statistics
     return norm
+
+
+def statistics_seeds(model: str, data, config, seeds, points, probe: int = 512,
+                     device: str = "cpu", progress=None) -> list[dict]:
+    """:func:`statistics` of one run per seed (``init_seed`` = ``order_seed`` = the seed), all
+    at once and through the store; rows tagged with ``seed``. ``progress`` advances per run."""
+    points = tuple(sorted({int(p) for p in points}))
+
+    def task(tick, seed):
+        params = {"model": model, "config": dataclasses.asdict(config), "seed": seed,
+                  "points": points, "probe": probe, "device": device}
+        run = engine.Run(model, data, config, order_seed=seed, init_seed=seed, device=device)
+        return store.cached("early.statistics", params,
+                            lambda: statistics(run, points, probe, tick),
+                            data_fingerprint=data.fingerprint)
+
+    done = engine.parallel([lambda tick, s=s: task(tick, s) for s in seeds], progress=progress)
+    return [{**row, "seed": seed} for seed, rows in zip(seeds, done) for row in rows]

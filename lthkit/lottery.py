@@ -142,18 +142,21 @@ def _check(experiment: Experiment, data) -> None:
                              f"after the end of training ({config.train_steps}, {end} iterations)")
 
 
+def setup(experiment: Experiment) -> dict:
+    """The settings a round's result depends on (its store key's ``experiment``): neither how
+    many rounds follow it nor which controls run beside it, so extending an IMP reuses every
+    finished round."""
+    return {k: v for k, v in dataclasses.asdict(experiment).items()
+            if k not in ("rounds", "controls", "control_every", "control_steps")}
+
+
 class _Chain:
     """One seed's IMP: the store entries of its runs, and the mask carried from round to round."""
 
     def __init__(self, experiment: Experiment, data, seed: int, start: dict | None = None):
         self.experiment, self.data, self.seed, self.start = experiment, data, seed, start
         self.seeds = _seeds(seed)
-        # A round's result does not depend on how many rounds follow it or on which controls
-        # run beside it, so neither is part of the key: extending an IMP reuses every finished
-        # round.
-        setup = {k: v for k, v in dataclasses.asdict(experiment).items()
-                 if k not in ("rounds", "controls", "control_every", "control_steps")}
-        self.params = {"experiment": setup, **self.seeds}
+        self.params = {"experiment": setup(experiment), **self.seeds}
         if start is not None:
             self.params["start"] = _fingerprint(start)
         per_epoch = data.iterations_per_epoch(experiment.train.batch_size)

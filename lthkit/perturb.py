@@ -4,6 +4,7 @@ need in order to train well? ::
 
     scale = init_std(initial_state, mask)                    # each layer's std at iteration 0
     state = perturb("reinit_signs", rewound_state, mask, scale, perturb_seed=3)
+    rows = train_perturbed(experiment, data, tickets, [Variant("shuffle"), Variant("noise", 1.0)])
 
 Every perturbation is a pure function: it takes the rewound weights ``W_k`` (a state dict), the
 mask and a ``perturb_seed``, returns new weights and changes nothing it was given. Only the
@@ -28,9 +29,14 @@ same weights on any thread.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import torch
+
+from . import engine, lottery, models, store
+from .steps import Step
 
 KINDS = ("reinit", "reinit_signs", "shuffle", "shuffle_signs", "noise")
 NEEDS_SCALE = ("reinit", "reinit_signs", "noise")   # the kinds that draw Gaussian values
@@ -124,3 +130,70 @@ def _per_layer(state, mask, perturb_seed: int, change) -> dict[str, torch.Tensor
                              f"{tuple(weight.shape)}")
         out[name] = change(weight, keep, generator, name) * keep.to(weight.dtype)
     return out
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One perturbation to train: a kind of ``KINDS`` and, for ``noise``, its scale."""
+
+    kind: str
+    scale: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown perturbation {self.kind!r}; known: {', '.join(KINDS)}")
+        if (self.kind == "noise") != (self.scale is not None):
+            raise ValueError("noise, and only noise, takes a scale")
+
+    @property
+    def name(self) -> str:
+        return f"noise {self.scale:g}σ" if self.kind == "noise" else self.kind
+
+
+def train_perturbed(experiment, data, tickets, variants, perturb_seed: int = 20_000,
+                    progress=None, n_workers: int | None = None) -> list[dict]:
+    """Every variant of every ticket, trained like the ticket itself.
+
+    ``tickets``: ticket rows of ``lottery.imp_seeds(experiment, ..., keep_weights=True)``.
+    A ticket of seed ``s`` is perturbed with ``perturb_seed + s`` (the same draw for every
+    variant of that ticket, so reinit and sign-keeping reinit share their magnitudes and the
+    noise scales share their direction), then trained under its mask from ``rewind_step`` to the
+    end with the ticket's data order, through the store. One row per (ticket, variant):
+    ``seed``, ``round``, ``weights_remaining``, ``variant``, ``kind``, ``scale`` and the run's
+    accuracies, iterations and seconds."""
+    per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
+    rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
+    setup = lottery.setup(experiment)
+    jobs = []
+    for ticket in tickets:
+        seed, mask = ticket["seed"], ticket["mask"]
+        for variant in variants:
+            params = {"experiment": setup, "seed": seed, "round": ticket["round"],
+                      "mask": mask.fingerprint(), "variant": dataclasses.asdict(variant),
+                      "perturb_seed": perturb_seed + seed}
+            jobs.append((ticket, variant, params))
+
+    def task(tick, ticket, variant, params):
+        def compute():
+            seed = ticket["seed"]
+            initial = models.for_data(experiment.model, seed, data).state_dict()
+            std = init_std(initial, ticket["mask"])
+            state = perturb(variant.kind, ticket["rewind_state"], ticket["mask"], std,
+                            perturb_seed + seed, variant.scale)
+            result = engine.fit(engine.Run(experiment.model, data, experiment.train,
+                                           order_seed=seed, init_seed=seed, state=state,
+                                           mask=ticket["mask"], start=rewind,
+                                           device=experiment.device), tick)
+            return {"early_stop_test_acc": result.early_stop_test_acc,
+                    "early_stop_iteration": result.early_stop_iteration,
+                    "final_test_acc": result.final_test_acc,
+                    "iterations": result.iterations, "seconds": result.seconds}
+        return store.cached("perturb.train", params, compute,
+                            data_fingerprint=data.fingerprint)
+
+    results = engine.parallel([lambda tick, job=job: task(tick, *job) for job in jobs],
+                              progress=progress, n_workers=n_workers)
+    return [{"seed": ticket["seed"], "round": ticket["round"],
+             "weights_remaining": ticket["weights_remaining"], "variant": variant.name,
+             "kind": variant.kind, "scale": variant.scale, **result}
+            for (ticket, variant, _), result in zip(jobs, results)]

@@ -31,12 +31,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import data as data_, engine, models, store
+from . import data as data_, engine, lottery, models, store
 from .train import Config
 
 TASKS = ("blur", "rotation", "random_labels", "supervised")
 ROTATIONS = 4
-_ROTATION_STREAM = 0x407  # keeps rotation draws apart from the augmentation's
+# Keep the rotations of training batches and of the test images apart from each other and from
+# every other use of the same seeds (the augmentation's draws).
+_ROTATION_STREAM, _TEST_STREAM = 0x407, 0x7E5
 
 
 def blur(x: torch.Tensor, factor: int) -> torch.Tensor:
@@ -66,8 +68,8 @@ def shuffled_labels(labels: torch.Tensor, label_seed: int) -> torch.Tensor:
     return labels[torch.randperm(len(labels), generator=generator)]
 
 
-def _turns(n: int, seed) -> torch.Tensor:
-    entropy = np.random.SeedSequence([*map(int, seed), _ROTATION_STREAM]).generate_state(1)[0]
+def _turns(n: int, *seed: int) -> torch.Tensor:
+    entropy = np.random.SeedSequence([*map(int, seed)]).generate_state(1)[0]
     return torch.randint(0, ROTATIONS, (n,), generator=torch.Generator().manual_seed(int(entropy)))
 
 
@@ -85,7 +87,7 @@ class Pretext(data_.Dataset):
         if self.task == "blur":
             return blur(x, self.factor), y
         if self.task == "rotation":
-            turns = _turns(len(x), (order_seed, iteration))
+            turns = _turns(len(x), order_seed, iteration, _ROTATION_STREAM)
             return rotate(x, turns), turns
         return x, y
 
@@ -98,7 +100,7 @@ def pretext(data, task: str, label_seed: int = 0, blur_factor: int = 4) -> data_
     if task == "blur":
         x_test = blur(x_test, blur_factor)
     elif task == "rotation":
-        y_test = _turns(len(x_test), (label_seed, -1))
+        y_test = _turns(len(x_test), label_seed, _TEST_STREAM)
         x_test, classes = rotate(x_test, y_test), ROTATIONS
     elif task == "random_labels":
         y_train = shuffled_labels(y_train, label_seed)
@@ -129,9 +131,8 @@ def pretrain(model: str, data, how: Pretraining, seed: int, progress=None) -> di
     """Pre-train ``model`` (initialised from ``seed``) on ``how.task`` made from ``data``,
     through the store: ``{"state", "test_acc", "iterations", "seconds"}``, the weights at the
     end (the pretext task's head included) and the pretext task's test accuracy."""
-    task = pretext(data, how.task, label_seed=seed, blur_factor=how.blur_factor)
-
     def compute():
+        task = pretext(data, how.task, label_seed=seed, blur_factor=how.blur_factor)
         result = engine.fit(engine.Run(model, task, how.config, order_seed=seed, init_seed=seed,
                                        device=how.device), progress)
         return {"state": result.final_state, "test_acc": result.final_test_acc,
@@ -150,3 +151,27 @@ def starting_weights(pretrained: dict, model: str, data, task: str, seed: int) -
     head = models.output_layer(network).rsplit(".", 1)[0] + "."
     initial = network.state_dict()
     return {k: (initial[k] if k.startswith(head) else v).clone() for k, v in pretrained.items()}
+
+
+def imp_after(experiment, data, pretrainings, seeds, progress=None,
+              n_workers: int | None = None) -> list[dict]:
+    """IMP from pre-trained weights, for every pre-training of ``pretrainings`` and seed.
+
+    Each seed's dense network is pre-trained (:func:`pretrain`, all at once), then IMP runs
+    ``experiment`` from the weights :func:`starting_weights` gives, rewinding to them (the
+    experiment's ``rewind_step`` should be ``"0it"``: the pre-trained weights are the start).
+    Ticket rows of :func:`lthkit.lottery.imp_chains`, tagged with ``task`` and the pretext
+    task's test accuracy (``pretext_acc``)."""
+    seeds = list(seeds)
+    jobs = [(how, seed) for how in pretrainings for seed in seeds]
+    done = engine.parallel([lambda tick, how=how, seed=seed: pretrain(
+        experiment.model, data, how, seed, tick) for how, seed in jobs],
+        progress=progress, n_workers=n_workers)
+    chains = [(experiment, seed, starting_weights(result["state"], experiment.model, data,
+                                                  how.task, seed))
+              for (how, seed), result in zip(jobs, done)]
+    rows = lottery.imp_chains(chains, data, progress=progress, n_workers=n_workers)
+    return [{**row, "task": how.task, "pretext_acc": result["test_acc"],
+             "pretrain_seconds": result["seconds"], "pretrain_iterations": result["iterations"]}
+            for (how, _), result, chain in zip(jobs, done, rows) for row in chain
+            if row["kind"] == "ticket"]

@@ -146,3 +146,48 @@ def test_bad_requests_are_refused(net):
     bad = Mask({"fc.weight": torch.ones(3, 3, dtype=torch.bool)})
     with pytest.raises(ValueError, match="shape"):
         perturb.shuffle(rewound, bad, SEED)
+
+
+# --- training perturbed tickets ------------------------------------------------------------------
+
+def test_a_perturbed_ticket_trains_like_the_ticket_from_its_perturbed_weights(tmp_path,
+                                                                              monkeypatch):
+    from lthkit import data, engine, lottery, models
+    from lthkit.train import Config
+
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    images = data.Dataset("tiny", torch.randn(80, 3, 8, 8, generator=g), torch.arange(80) % 10,
+                          torch.randn(30, 3, 8, 8, generator=g), torch.arange(30) % 10,
+                          num_classes=10, augment=True).split_validation(20)
+    config = Config(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=16, train_steps="8it",
+                    eval_every="4it")
+    experiment = lottery.Experiment(model="conv2_4", dataset="tiny", train=config, rounds=1,
+                                    prune_rate=0.5, output_prune_rate=None, rewind_step="2it",
+                                    controls=())
+    tickets = [r for r in lottery.imp_seeds(experiment, images, [4], keep_weights=True)
+               if r["round"] == 1]
+    variants = [perturb.Variant("shuffle_signs"), perturb.Variant("noise", 0.5)]
+    rows = perturb.train_perturbed(experiment, images, tickets, variants, perturb_seed=100)
+    assert [(r["variant"], r["seed"], r["round"]) for r in rows] == \
+        [("shuffle_signs", 4, 1), ("noise 0.5σ", 4, 1)]
+    ticket = tickets[0]
+    std = perturb.init_std(models.for_data("conv2_4", 4, images).state_dict(), ticket["mask"])
+    state = perturb.add_noise(ticket["rewind_state"], ticket["mask"], std, 0.5, 104)
+    by_hand = engine.fit(engine.Run("conv2_4", images, config, order_seed=4, state=state,
+                                    mask=ticket["mask"], start=2))
+    assert rows[1]["early_stop_test_acc"] == by_hand.early_stop_test_acc
+    assert rows[1]["iterations"] == 6 == by_hand.iterations
+    monkeypatch.setattr(engine, "fit", lambda *a, **k: pytest.fail("trained again"))
+    again = perturb.train_perturbed(experiment, images, tickets, variants, perturb_seed=100)
+    assert [r["early_stop_test_acc"] for r in again] == [r["early_stop_test_acc"] for r in rows]
+
+
+def test_a_variant_is_checked_when_it_is_made():
+    assert perturb.Variant("noise", 2.0).name == "noise 2σ"
+    with pytest.raises(ValueError, match="only noise"):
+        perturb.Variant("noise")
+    with pytest.raises(ValueError, match="only noise"):
+        perturb.Variant("reinit", 1.0)
+    with pytest.raises(ValueError, match="unknown"):
+        perturb.Variant("flip")
