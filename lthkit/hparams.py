@@ -155,6 +155,21 @@ class EarlyPhase:
     early_points: int = _knob(24, low=2, high=1000, doc="iterations measured, log-spaced")
     device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device")
 
+    def __post_init__(self):
+        length = Step.parse(self.train_steps).iterations(self.per_epoch)
+        latest = max(Step.parse(self.rewind_step).iterations(self.per_epoch), *self.rewind_sweep)
+        if latest >= length:
+            raise ParameterError(
+                f"rewinding to iteration {latest} (rewind_step={self.rewind_step!r}, "
+                f"rewind_sweep={self.rewind_sweep}) leaves nothing to train: "
+                f"train_steps={self.train_steps!r} is {length} iterations")
+
+    @property
+    def per_epoch(self) -> int:
+        """Training iterations per epoch (no data is loaded to tell)."""
+        images = self.scenes_train if self.dataset == "scenes" else 50_000 - self.val_size
+        return -(-images // self.batch_size)
+
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.first_seed, self.first_seed + self.seeds))

@@ -104,6 +104,18 @@ def imp_seeds(experiment: Experiment, data, seeds, progress=None,
     return [row for chain in chains for row in chain]
 
 
+def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = None,
+             keep_weights: bool = False) -> list[dict]:
+    """``imp_seeds`` for several experiments at once (e.g. a sweep over ``rewind_step``): the
+    runs of every experiment's round r train together. Rows carry ``experiment``, the index of
+    their experiment in ``experiments``, and ``seed``."""
+    experiments, seeds = list(experiments), list(seeds)
+    chains = imp_chains([(e, seed, None) for e in experiments for seed in seeds], data,
+                        progress=progress, n_workers=n_workers, keep_weights=keep_weights)
+    return [{**row, "experiment": i // len(seeds)} for i, chain in enumerate(chains)
+            for row in chain]
+
+
 def imp_chains(chains, data, progress=None, n_workers: int | None = None,
                keep_weights: bool = False) -> list[list[dict]]:
     """Several IMPs at once: ``chains`` lists ``(experiment, seed, start)`` (``start``: the
@@ -116,15 +128,14 @@ def imp_chains(chains, data, progress=None, n_workers: int | None = None,
         _check(chain.experiment, data)
     rows = [[] for _ in chains]
     for round_ in range(max((c.experiment.rounds for c in chains), default=-1) + 1):
-        jobs = [(i, kind, task) for i, chain in enumerate(chains)
-                if round_ <= chain.experiment.rounds for kind, task in chain.tasks(round_)]
+        live = [i for i, chain in enumerate(chains) if round_ <= chain.experiment.rounds]
+        jobs = [(i, kind, task) for i in live for kind, task in chains[i].tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for i, chain in enumerate(chains):
-            if round_ <= chain.experiment.rounds:
-                rows[i] += chain.finish(round_, {kind: result for (owner, kind, _), result
-                                                 in zip(jobs, results) if owner == i},
-                                        keep_weights)
+        for i in live:
+            done = {kind: result for (owner, kind, _), result in zip(jobs, results)
+                    if owner == i}
+            rows[i] += chains[i].finish(round_, done, keep_weights)
     return rows
 
 

@@ -79,9 +79,7 @@ class EarlyPhase:
 
 
 def early_phase_plan(hp: hparams.EarlyPhase) -> EarlyPhase:
-    scenes = hp.dataset == "scenes"
-    images = hp.scenes_train if scenes else 50_000 - hp.val_size   # CIFAR-10's training set
-    per_epoch = -(-images // hp.batch_size)
+    scenes, per_epoch = hp.dataset == "scenes", hp.per_epoch
     length = Step.parse(hp.train_steps).iterations(per_epoch)
     drops = tuple(f"{round(length * p / 100)}it" for p in sorted(set(hp.decay_at)) if p < 100)
     config = train.Config(optimizer=hp.optimizer, lr=hp.lr, momentum=hp.momentum,
@@ -90,10 +88,6 @@ def early_phase_plan(hp: hparams.EarlyPhase) -> EarlyPhase:
                           milestones=drops, warmup=hp.warmup, test_at="best")
     k = Step.parse(hp.rewind_step).iterations(per_epoch)
     steps = sorted({0, k, *hp.rewind_sweep})
-    if steps[-1] >= length:
-        raise hparams.ParameterError(
-            f"rewinding to iteration {steps[-1]} leaves nothing to train: train_steps="
-            f"{hp.train_steps} is {length} iterations")
     sweep = tuple(lottery.Experiment(
         model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
         prune_rate=hp.prune_rate, output_prune_rate=None, scope=hp.scope,

@@ -379,6 +379,20 @@ def test_controls_can_train_longer_without_touching_the_tickets(recorded, mnist,
     assert _untimed(tickets) == _untimed([r for r in recorded["rows"] if r["kind"] == "ticket"])
 
 
+def test_several_experiments_train_together_as_they_would_apart(recorded, mnist, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    other = dataclasses.replace(EXPERIMENT, rewind_step="0it", rounds=1, controls=())
+    rows = lthkit.lottery.imp_many([EXPERIMENT, other], mnist, [SEED])
+    first = [r for r in rows if r["experiment"] == 0]
+    assert _untimed([{k: v for k, v in r.items() if k not in ("experiment", "seed")}
+                     for r in first]) == _untimed(recorded["rows"])
+    second = [r for r in rows if r["experiment"] == 1]
+    assert [(r["round"], r["kind"]) for r in second] == [(0, "ticket"), (1, "ticket")]
+    alone = imp(other, mnist, seed=SEED)
+    assert [r["trajectory"] for r in second] == [r["trajectory"] for r in alone]
+
+
 # --- IMP from given weights, several chains at once, tickets with their weights ------------------
 
 def test_imp_can_start_from_given_weights_and_rewinds_to_them(mnist, tmp_path, monkeypatch):
