@@ -92,8 +92,9 @@ def early_phase_plan(hp: hparams.EarlyPhase) -> EarlyPhase:
         model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
         prune_rate=hp.prune_rate, output_prune_rate=None, scope=hp.scope,
         rewind_step=f"{s}it", controls=(), device=hp.device) for s in steps)
+    # Pre-training reports its pretext task's test accuracy at the end; nothing stops it early.
     pretraining = dataclasses.replace(config, train_steps=hp.pretrain_steps, milestones=(),
-                                      test_at="every")
+                                      eval_every=hp.pretrain_steps, test_at="every")
     early = dataclasses.replace(config, train_steps=hp.early_steps, test_at="every")
     variants = (*(perturb.Variant(kind) for kind in perturb.KINDS if kind != "noise"),
                 *(perturb.Variant("noise", p / 100) for p in sorted(set(hp.noise_percent))))
