@@ -82,6 +82,11 @@ class Pretext(data_.Dataset):
     task: str
     factor: int
 
+    def __post_init__(self):
+        # Its fingerprint is its base dataset's and the task's (set by pretext): hashing the
+        # training images again would cost a second per pre-training and say nothing new.
+        pass
+
     def batch(self, batch_size: int, order_seed: int, iteration: int):
         x, y = super().batch(batch_size, order_seed, iteration)
         if self.task == "blur":
@@ -108,8 +113,7 @@ def pretext(data, task: str, label_seed: int = 0, blur_factor: int = 4) -> data_
     made = Pretext(f"{data.name}:{task}", data.x_train, y_train, x_test, y_test, classes,
                    augment=data.augment)
     made.task, made.factor = task, blur_factor
-    # The fingerprint (of the tensors above) learns what the batches do to them, too.
-    made.fingerprint = f"{made.fingerprint}-{task}{blur_factor if task == 'blur' else ''}"
+    made.fingerprint = f"{data.fingerprint}:{task}:{blur_factor}:{label_seed}"
     return made
 
 
