@@ -147,8 +147,9 @@ class EarlyPhase:
                                 doc="noise std, in % of each layer's initial std")
     perturb_seed: int = _knob(20_000, low=0, high=1_000_000,
                               doc="seed s's perturbations draw from perturb_seed + s")
-    pretrain_steps: str = _knob("200it", step=True, high=_MOST_STEPS,
-                                doc="length of every pre-training (blur, rotation, …)")
+    pretrain_steps: str = _knob("100it", step=True, high=_MOST_STEPS,
+                                doc="length of each pre-training (blur, rotation, random "
+                                    "labels), whose weights stand in for the rewound ones")
     blur_factor: int = _knob(4, choices=[2, 4, 8], doc="blurred images keep 1/factor² pixels")
     early_steps: str = _knob("400it", step=True, high=_MOST_STEPS,
                              doc="how far the early-phase statistics go")
@@ -157,12 +158,17 @@ class EarlyPhase:
 
     def __post_init__(self):
         length = Step.parse(self.train_steps).iterations(self.per_epoch)
-        latest = max(Step.parse(self.rewind_step).iterations(self.per_epoch), *self.rewind_sweep)
+        pretrained = Step.parse(self.pretrain_steps).iterations(self.per_epoch)
+        latest = max(Step.parse(self.rewind_step).iterations(self.per_epoch), pretrained,
+                     *self.rewind_sweep)
         if latest >= length:
             raise ParameterError(
                 f"rewinding to iteration {latest} (rewind_step={self.rewind_step!r}, "
-                f"rewind_sweep={self.rewind_sweep}) leaves nothing to train: "
-                f"train_steps={self.train_steps!r} is {length} iterations")
+                f"pretrain_steps={self.pretrain_steps!r}, rewind_sweep={self.rewind_sweep}) "
+                f"leaves nothing to train: train_steps={self.train_steps!r} is {length} iterations")
+        if pretrained < 1:
+            raise ParameterError(f"pretrain_steps={self.pretrain_steps!r} pre-trains nothing: "
+                                 f"give at least one iteration")
 
     @property
     def per_epoch(self) -> int:
@@ -196,7 +202,7 @@ PRESETS: dict[str, dict[str, dict]] = {
                       batch_size=128, train_steps="160ep", decay_at=[50, 75],
                       eval_every="2ep", rounds=10, prune_rate=0.2, rewind_step="500it",
                       rewind_sweep=[0, 100, 250, 500, 1000, 2000], noise_percent=[10, 50, 100, 200],
-                      pretrain_steps="20ep", early_steps="2000it", early_points=40,
+                      pretrain_steps="500it", early_steps="2000it", early_points=40,
                       device="cuda"),
     },
 }

@@ -19,9 +19,9 @@ and controls, train at once through :mod:`lthkit.engine`::
 
     rows = imp_seeds(experiment, data, seeds=[0, 1, 2], progress=bar)
 
-IMP can start from given weights instead of ``init_seed``'s (``starts``: pre-trained weights,
-say), and the ticket rows can carry what later work on a ticket needs (``keep_weights``: the
-mask and the weights it was rewound to).
+IMP can take given weights in place of the dense network's own at ``rewind_step``
+(``starts``: pre-trained weights, say), and the ticket rows can carry what later work on a ticket
+needs (``keep_weights``: the mask and the weights it was rewound to).
 """
 from __future__ import annotations
 
@@ -94,9 +94,10 @@ def imp_seeds(experiment: Experiment, data, seeds, progress=None,
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
     on how many seeds or workers there are.
 
-    ``starts``: seed → the weights the dense network starts from (a state dict, e.g. pre-trained
-    ones; their content is part of the store key); a seed it does not name starts from its
-    ``init_seed``. ``keep_weights``: each ticket row also holds ``mask`` (the mask it trained
+    ``starts``: seed → weights that take the place of the dense network's at ``rewind_step`` (a
+    state dict, e.g. pre-trained weights; their content is part of the store key): the dense
+    network trains from them, from ``rewind_step`` to the end, and the tickets rewind to them. A
+    seed it does not name trains from its ``init_seed``'s weights at iteration 0. ``keep_weights``: each ticket row also holds ``mask`` (the mask it trained
     under) and ``rewind_state`` (the weights at ``rewind_step`` it was rewound to)."""
     starts = starts or {}
     chains = imp_chains([(experiment, seed, starts.get(seed)) for seed in seeds], data,
@@ -118,8 +119,9 @@ def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = No
 
 def imp_chains(chains, data, progress=None, n_workers: int | None = None,
                keep_weights: bool = False) -> list[list[dict]]:
-    """Several IMPs at once: ``chains`` lists ``(experiment, seed, start)`` (``start``: the
-    weights to begin from, or None for ``init_seed``'s); the rows of each, in order.
+    """Several IMPs at once: ``chains`` lists ``(experiment, seed, start)`` (``start``: weights
+    in place of the dense network's at ``rewind_step``, as in ``imp_seeds``, or None); the rows
+    of each, in order.
 
     Their rounds train together (a rewinding sweep's experiments, say, or IMPs from several
     pre-trainings), so every worker stays busy however few seeds each has."""
@@ -190,11 +192,16 @@ class _Chain:
                                 data_fingerprint=self.data.fingerprint)
         return task
 
+    def _begin(self) -> dict:
+        # The dense run: from init_seed's weights at iteration 0, or from the given weights at
+        # the rewind step (which are then the weights the tickets rewind to).
+        return {} if self.start is None else {"state": self.start, "start": self.rewind}
+
     def tasks(self, round_: int) -> list[tuple]:
         """(kind, task) for the runs of this round."""
         if round_ == 0:
             return [("ticket", self._cached("ticket", 0, lambda tick: _summary(
-                self._fit(tick, checkpoints=(self.rewind,), state=self.start), keep_state=True,
+                self._fit(tick, checkpoints=(self.rewind,), **self._begin()), keep_state=True,
                 rewind=self.rewind)))]
         self.mask = mask = _prune(self.experiment, self.previous["final_state"], self.mask)
         other = self.seeds["prune_seed"] * 1000 + round_

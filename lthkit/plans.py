@@ -72,7 +72,7 @@ class EarlyPhase:
     experiment: lottery.Experiment            # the sweep's k at which weights are perturbed
     variants: tuple[perturb.Variant, ...]
     perturb_seed: int
-    pretrain_experiment: lottery.Experiment   # IMP from the pre-trained weights
+    pretrain_experiment: lottery.Experiment   # the sweep's k that pre-trained weights stand in for
     pretrainings: tuple[pretrain.Pretraining, ...]
     early_config: train.Config                # the run whose first iterations are measured
     early_points: tuple[int, ...]
@@ -87,13 +87,15 @@ def early_phase_plan(hp: hparams.EarlyPhase) -> EarlyPhase:
                           train_steps=hp.train_steps, eval_every=hp.eval_every,
                           milestones=drops, warmup=hp.warmup, test_at="best")
     k = Step.parse(hp.rewind_step).iterations(per_epoch)
-    steps = sorted({0, k, *hp.rewind_sweep})
+    pretrained = Step.parse(hp.pretrain_steps).iterations(per_epoch)
+    steps = sorted({0, k, pretrained, *hp.rewind_sweep})
     sweep = tuple(lottery.Experiment(
         model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
         prune_rate=hp.prune_rate, output_prune_rate=None, scope=hp.scope,
         rewind_step=f"{s}it", controls=(), device=hp.device) for s in steps)
-    # Pre-training reports its pretext task's test accuracy at the end; nothing stops it early.
-    pretraining = dataclasses.replace(config, train_steps=hp.pretrain_steps, milestones=(),
+    # Pre-training is the schedule's first iterations on another task; it reports the pretext
+    # task's test accuracy at its end, and nothing stops it early.
+    pretraining = dataclasses.replace(config, train_steps=hp.pretrain_steps,
                                       eval_every=hp.pretrain_steps, test_at="every")
     early = dataclasses.replace(config, train_steps=hp.early_steps, test_at="every")
     variants = (*(perturb.Variant(kind) for kind in perturb.KINDS if kind != "noise"),
@@ -103,7 +105,7 @@ def early_phase_plan(hp: hparams.EarlyPhase) -> EarlyPhase:
                                        "test": hp.scenes_test} if scenes else {})),
         val_size=0 if scenes else hp.val_size, seeds=tuple(hp.seed_list), sweep=sweep,
         experiment=sweep[steps.index(k)], variants=variants, perturb_seed=hp.perturb_seed,
-        pretrain_experiment=sweep[0],
+        pretrain_experiment=sweep[steps.index(pretrained)],
         pretrainings=tuple(pretrain.Pretraining(task, pretraining, hp.blur_factor, hp.device)
                            for task in pretrain.TASKS),
         early_config=early,

@@ -2,9 +2,14 @@
 arXiv:2002.10365, Section 5): can a task without the real labels move the weights where the
 early phase of supervised training moves them? ::
 
-    task = pretext(data, "rotation", label_seed=0)            # a Dataset of the pretext task
-    state = pretrain("cifar_resnet_20_8", data, "rotation", config, seed=0)
-    start = starting_weights(state, initial, "cifar_resnet_20_8", data, "rotation")
+    rows = imp_after(experiment, data, [Pretraining("rotation", config)], seeds=[0, 1, 2])
+
+Each pre-training runs the first ``k`` iterations of the real training's schedule (``config``
+cut to ``k = experiment.rewind_step``) on a pretext task instead of the real one, and its
+weights take the place of W_k: IMP trains the dense network from them, from iteration k to the
+end, and rewinds its tickets to them. The reference, supervised pre-training of the same length,
+is then plain rewinding to k (the first k iterations of supervised training are exactly that),
+so it needs no run of its own.
 
 Tasks (``TASKS``):
 
@@ -16,7 +21,6 @@ Tasks (``TASKS``):
   afterwards (the task's head means nothing to the real task).
 - ``random_labels``: the images with the training labels permuted by a seeded permutation: each
   image's label is drawn independently of its content, and the classes keep their frequencies.
-- ``supervised``: the real task, for the same length (the reference the others are held to).
 
 Training batches are transformed after augmentation (crop and flip), with draws that
 ``(order_seed, iteration)`` fix, so a pretext run is as reproducible as any other run. Rotations
@@ -32,9 +36,10 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_, engine, lottery, models, store
+from .steps import Step
 from .train import Config
 
-TASKS = ("blur", "rotation", "random_labels", "supervised")
+TASKS = ("blur", "rotation", "random_labels")
 ROTATIONS = 4
 # Keep the rotations of training batches and of the test images apart from each other and from
 # every other use of the same seeds (the augmentation's draws).
@@ -159,14 +164,20 @@ def starting_weights(pretrained: dict, model: str, data, task: str, seed: int) -
 
 def imp_after(experiment, data, pretrainings, seeds, progress=None,
               n_workers: int | None = None) -> list[dict]:
-    """IMP from pre-trained weights, for every pre-training of ``pretrainings`` and seed.
+    """IMP after pre-training, for every pre-training of ``pretrainings`` and seed.
 
-    Each seed's dense network is pre-trained (:func:`pretrain`, all at once), then IMP runs
-    ``experiment`` from the weights :func:`starting_weights` gives, rewinding to them (the
-    experiment's ``rewind_step`` should be ``"0it"``: the pre-trained weights are the start).
-    Ticket rows of :func:`lthkit.lottery.imp_chains`, tagged with ``task`` and the pretext
-    task's test accuracy (``pretext_acc``)."""
+    Each seed's dense network is pre-trained (:func:`pretrain`, all at once) for
+    ``experiment.rewind_step`` iterations; then IMP runs ``experiment`` with the weights
+    :func:`starting_weights` gives in place of W_k (``lottery.imp_chains``). Ticket rows, tagged
+    with ``task`` and the pretext task's test accuracy (``pretext_acc``)."""
     seeds = list(seeds)
+    per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
+    k = Step.parse(experiment.rewind_step).iterations(per_epoch)
+    for how in pretrainings:
+        if Step.parse(how.config.train_steps).iterations(per_epoch) != k:
+            raise ValueError(f"{how.task} pre-trains for {how.config.train_steps}, but its weights "
+                             f"stand in for W_k at rewind_step={experiment.rewind_step} ({k} "
+                             f"iterations): the two lengths must be equal")
     jobs = [(how, seed) for how in pretrainings for seed in seeds]
     done = engine.parallel([lambda tick, how=how, seed=seed: pretrain(
         experiment.model, data, how, seed, tick) for how, seed in jobs],

@@ -395,15 +395,20 @@ def test_several_experiments_train_together_as_they_would_apart(recorded, mnist,
 
 # --- IMP from given weights, several chains at once, tickets with their weights ------------------
 
-def test_imp_can_start_from_given_weights_and_rewinds_to_them(mnist, tmp_path, monkeypatch):
+@pytest.mark.parametrize("rewind", ["0it", "10it"])
+def test_given_weights_take_the_place_of_the_dense_networks_at_the_rewind_step(
+        mnist, tmp_path, monkeypatch, rewind):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
     spy = Spy()
     monkeypatch.setattr(lthkit.engine, "train", spy)
-    experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step="0it", controls=())
+    experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step=rewind, controls=())
     start = {k: v * 0.5 for k, v in models.build("lenet_300_100", 3).state_dict().items()}
     rows = lthkit.lottery.imp_seeds(experiment, mnist, [3], starts={3: start}, keep_weights=True)
     dense, ticket = spy.calls
     assert _same(dense["initial"], start) and _same(ticket["initial"], start)
+    assert _iteration(dense["start"], mnist) == _iteration(rewind, mnist)
+    assert _iteration(ticket["start"], mnist) == _iteration(rewind, mnist)
+    assert rows[0]["iterations"] == 30 - _iteration(rewind, mnist)
     assert _same(rows[1]["rewind_state"], start)
     # the start is part of the key: the same IMP from the seed's own weights is another entry
     plain = lthkit.lottery.imp_seeds(experiment, mnist, [3])

@@ -113,16 +113,18 @@ def test_rotation_pretraining_learns_a_four_way_head_that_imp_replaces(images, t
     assert pretrain.pretrain("conv2_4", images, how, seed=1)["seconds"] == done["seconds"]
 
 
-def test_imp_after_pretraining_starts_every_chain_from_its_pretrained_weights(images, tmp_path,
-                                                                              monkeypatch):
+def test_imp_after_pretraining_puts_the_pretrained_weights_in_place_of_w_k(images, tmp_path,
+                                                                           monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
     experiment = lottery.Experiment(model="conv2_4", dataset="tiny", train=CONFIG, rounds=1,
-                                    prune_rate=0.5, output_prune_rate=None, controls=())
+                                    prune_rate=0.5, output_prune_rate=None, rewind_step="4it",
+                                    controls=())
     tasks = [pretrain.Pretraining(t, dataclasses.replace(CONFIG, train_steps="4it"))
-             for t in ("blur", "supervised")]
+             for t in ("blur", "random_labels")]
     rows = pretrain.imp_after(experiment, images, tasks, seeds=[0, 1])
     assert [(r["task"], r["round"]) for r in rows] == [
-        (t, r) for t in ("blur", "supervised") for _ in (0, 1) for r in (0, 1)]
+        (t, r) for t in ("blur", "random_labels") for _ in (0, 1) for r in (0, 1)]
+    assert all(r["iterations"] == 6 - 4 for r in rows)   # from k = 4 to the end, as rewinding
     for how, seed in ((tasks[0], 1), (tasks[1], 0)):
         pretrained = pretrain.pretrain("conv2_4", images, how, seed)["state"]
         ticket = lottery.imp_chains([(experiment, seed, pretrained)], images,
@@ -131,3 +133,13 @@ def test_imp_after_pretraining_starts_every_chain_from_its_pretrained_weights(im
         mine = next(r for r in rows if r["task"] == how.task and r["seed"] == seed
                     and r["round"] == 1)
         assert mine["trajectory"] == ticket["trajectory"]
+
+
+def test_a_pretraining_must_last_as_long_as_the_rewinding_it_stands_in_for(images, tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    experiment = lottery.Experiment(model="conv2_4", dataset="tiny", train=CONFIG, rounds=1,
+                                    rewind_step="3it", controls=())
+    how = pretrain.Pretraining("blur", dataclasses.replace(CONFIG, train_steps="4it"))
+    with pytest.raises(ValueError, match="must be equal"):
+        pretrain.imp_after(experiment, images, [how], seeds=[0])
