@@ -121,7 +121,8 @@ class EarlyPhase:
                           doc="held-out images for early stopping")
     model: str = _knob("cifar_resnet_8_4", choices=[
         "conv4_4", "conv4_8", "cifar_resnet_8_4", "cifar_resnet_8_8", "cifar_resnet_14_8",
-        "cifar_resnet_20_8", "cifar_resnet_20", "cifar_vgg_11_8", "cifar_vgg_16"])
+        "cifar_resnet_14_16", "cifar_resnet_20_8", "cifar_resnet_20", "cifar_vgg_11_8",
+        "cifar_vgg_16"])
     optimizer: str = _knob("sgd", choices=["sgd", "adam"])
     lr: float = _knob(0.1, low=1e-7, high=10.0)
     momentum: float = _knob(0.9, low=0.0, high=0.999)

@@ -60,6 +60,10 @@ def synthesis_plan(hp: hparams.Synthesis) -> Synthesis:
     return Synthesis(suites=suites, timeout=hp.timeout, ablation=hp.ablation)
 
 
+# The calibrated scenes (notes/CALIBRATION.md, provisional): 16 px, legible objects.
+SCENES = dict(size=16, distractors=1, scale=(0.3, 0.45), clutter=2.0, noise=0.02)
+
+
 @dataclass(frozen=True)
 class EarlyPhase:
     """Chapter 4: the rewinding sweep, the perturbations of the rewound weights, IMP after
@@ -102,7 +106,7 @@ def early_phase_plan(hp: hparams.EarlyPhase) -> EarlyPhase:
                 *(perturb.Variant("noise", p / 100) for p in sorted(set(hp.noise_percent))))
     return EarlyPhase(
         data=dict(name=hp.dataset, **({"train": hp.scenes_train, "val": hp.val_size,
-                                       "test": hp.scenes_test} if scenes else {})),
+                                       "test": hp.scenes_test, **SCENES} if scenes else {})),
         val_size=0 if scenes else hp.val_size, seeds=tuple(hp.seed_list), sweep=sweep,
         experiment=sweep[steps.index(k)], variants=variants, perturb_seed=hp.perturb_seed,
         pretrain_experiment=sweep[steps.index(pretrained)],
