@@ -490,3 +490,96 @@ PRESETS["connectivity"] = {
                   conv_splits=[0, 100, 250, 500, 1000, 2000, 5000],
                   conv_rewinds=[0, 2000], conv_levels=[8, 19]),
 }
+
+
+@dataclass(frozen=True)
+class EarlyPhase:
+    """Chapter 4: the early phase of training: perturbing the rewound weights, pre-training
+    without labels, and what changes over the first iterations."""
+
+    preset: str = "default"
+    seeds: int = _knob(3, low=1, high=100, doc="independent runs (init and order seeds)")
+    first_seed: int = _knob(0, low=0, high=1_000_000,
+                            doc="seeds used are first_seed … first_seed+seeds-1")
+    dataset: str = _knob("scenes", choices=["scenes", "cifar10"], needs="data")
+    scenes_train: int = _knob(20_000, low=100, high=1_000_000,
+                              doc="training images generated (scenes only)")
+    scenes_test: int = _knob(2000, low=100, high=1_000_000,
+                             doc="test images generated (scenes only)")
+    val_size: int = _knob(2000, low=1, high=20_000,
+                          doc="held-out images for early stopping")
+    model: str = _knob("cifar_resnet_8_4", choices=[
+        "conv4_4", "conv4_8", "cifar_resnet_8_4", "cifar_resnet_8_8", "cifar_resnet_14_8",
+        "cifar_resnet_14_16", "cifar_resnet_20_8", "cifar_resnet_20", "cifar_vgg_11_8",
+        "cifar_vgg_16"])
+    optimizer: str = _knob("sgd", choices=["sgd", "adam"])
+    lr: float = _knob(0.1, low=1e-7, high=10.0)
+    momentum: float = _knob(0.9, low=0.0, high=0.999)
+    weight_decay: float = _knob(1e-4, low=0.0, high=0.1)
+    batch_size: int = _knob(64, low=1, high=65_536)
+    warmup: str = _knob("0it", step=True, high=_MOST_STEPS, doc="linear learning-rate warm-up")
+    train_steps: str = _knob("800it", step=True, high=_MOST_STEPS,
+                             doc="length of every training run (dense, tickets, perturbed)")
+    decay_at: list = _knob([50, 75], low=1, high=100,
+                           doc="% of training at which the learning rate drops 10× (100: never)")
+    eval_every: str = _knob("100it", step=True, high=_MOST_STEPS,
+                            doc="how often the validation loss is measured")
+    rounds: int = _knob(2, low=1, high=60, doc="pruning rounds after the dense run")
+    prune_rate: float = _knob(0.5, low=0.01, high=0.99,
+                              doc="fraction of the surviving weights pruned per round")
+    scope: str = _knob("global", choices=["global", "layer"],
+                       doc="magnitude ranking over all layers or within each")
+    rewind_step: str = _knob("100it", step=True, high=_MOST_STEPS,
+                             doc="k: the iteration perturbed weights are taken from")
+    rewind_sweep: list = _knob([0, 25, 100, 400], low=0, high=1_000_000,
+                               doc="rewinding iterations of the baseline sweep")
+    noise_percent: list = _knob([10, 50, 200], low=1, high=10_000,
+                                doc="noise std, in % of each layer's initial std")
+    perturb_seed: int = _knob(20_000, low=0, high=1_000_000,
+                              doc="seed s's perturbations draw from perturb_seed + s")
+    pretrain_steps: str = _knob("100it", step=True, high=_MOST_STEPS,
+                                doc="length of each pre-training (blur, rotation, random "
+                                    "labels), whose weights stand in for the rewound ones")
+    blur_factor: int = _knob(4, choices=[2, 4, 8], doc="blurred images keep 1/factor² pixels")
+    early_steps: str = _knob("400it", step=True, high=_MOST_STEPS,
+                             doc="how far the early-phase statistics go")
+    early_points: int = _knob(24, low=2, high=1000, doc="iterations measured, log-spaced")
+    device: str = _knob("cpu", choices=["cpu", "cuda"], needs="device")
+
+    def __post_init__(self):
+        length = Step.parse(self.train_steps).iterations(self.per_epoch)
+        pretrained = Step.parse(self.pretrain_steps).iterations(self.per_epoch)
+        latest = max(Step.parse(self.rewind_step).iterations(self.per_epoch), pretrained,
+                     *self.rewind_sweep)
+        if latest >= length:
+            raise ParameterError(
+                f"rewinding to iteration {latest} (rewind_step={self.rewind_step!r}, "
+                f"pretrain_steps={self.pretrain_steps!r}, rewind_sweep={self.rewind_sweep}) "
+                f"leaves nothing to train: train_steps={self.train_steps!r} is {length} iterations")
+        if pretrained < 1:
+            raise ParameterError(f"pretrain_steps={self.pretrain_steps!r} pre-trains nothing: "
+                                 f"give at least one iteration")
+
+    @property
+    def per_epoch(self) -> int:
+        """Training iterations per epoch (no data is loaded to tell)."""
+        images = self.scenes_train if self.dataset == "scenes" else 50_000 - self.val_size
+        return -(-images // self.batch_size)
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.first_seed, self.first_seed + self.seeds))
+
+
+CHAPTERS["early_phase"] = EarlyPhase
+PRESETS["early_phase"] = {
+    # ResNet-20 on CIFAR-10 as in the early-phase paper (OpenLTH's recipe): 160 epochs of SGD,
+    # the learning rate dropping 10x at epochs 80 and 120, rewinding to iteration 500.
+    "default": {},
+    "paper": dict(seeds=3, dataset="cifar10", val_size=5000, model="cifar_resnet_20",
+                  batch_size=128, train_steps="160ep", decay_at=[50, 75],
+                  eval_every="2ep", rounds=10, prune_rate=0.2, rewind_step="500it",
+                  rewind_sweep=[0, 100, 250, 500, 1000, 2000], noise_percent=[10, 50, 100, 200],
+                  pretrain_steps="500it", early_steps="2000it", early_points=40,
+                  device="cuda"),
+}

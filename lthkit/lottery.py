@@ -21,10 +21,15 @@ had not finished. ``imp_seeds`` runs several seeds together: a round's runs, eve
 and controls, train at once through :mod:`lthkit.engine`::
 
     rows = imp_seeds(experiment, data, seeds=[0, 1, 2], progress=bar)
+
+IMP can take given weights in place of the dense network's own at ``rewind_step`` (``starts``:
+pre-trained weights, say; chapter 4), and rows can carry what later work on a network needs
+(``states``: its trained weights, its mask, and for tickets the weights it was rewound to).
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -87,48 +92,69 @@ def imp(experiment: Experiment, data, seed: int = 0, progress=None) -> list[dict
 
 
 def imp_seeds(experiment: Experiment, data, seeds, progress=None,
-              n_workers: int | None = None, states: bool = False) -> list[dict]:
+              n_workers: int | None = None, starts: dict | None = None,
+              states: bool = False) -> list[dict]:
     """``imp`` for every seed, rows tagged with ``seed``.
 
     A round's runs, every seed's ticket and controls, train together through the engine, one
     worker thread per core; each run is computed alone on one thread, so the rows do not depend
-    on how many seeds or workers there are. ``states``: the tickets' rows (round 0, the
-    dense network, included) also hold their trained weights (``final_state``) and ``mask``."""
-    return [{k: v for k, v in row.items() if k != "experiment"}
-            for row in imp_many([experiment], data, seeds, progress, n_workers, states)]
+    on how many seeds or workers there are.
+
+    ``starts``: seed → weights that take the place of the dense network's at ``rewind_step`` (a
+    state dict, e.g. pre-trained weights; their content is part of the store key): the dense
+    network trains from them, from ``rewind_step`` to the end, and the tickets rewind to them. A
+    seed it does not name trains from its ``init_seed``'s weights at iteration 0. ``states``:
+    every row also holds its network's trained weights (``final_state``) and ``mask``, and each
+    ticket row the weights it was rewound to (``rewind_state``)."""
+    starts = starts or {}
+    chains = imp_chains([(experiment, seed, starts.get(seed)) for seed in seeds], data,
+                        progress=progress, n_workers=n_workers, states=states)
+    return [row for chain in chains for row in chain]
 
 
 def imp_many(experiments, data, seeds, progress=None, n_workers: int | None = None,
              states: bool = False) -> list[dict]:
     """``imp_seeds`` for several experiments at once (e.g. a sweep over ``rewind_step``): the
     runs of every experiment's round r train together. Rows carry ``experiment``, the index of
-    their experiment in ``experiments``, and ``seed``. A dense run that experiments share is
-    trained once: round 0 starts with one chain per distinct dense run, and the others then
-    read it from the store (rather than wait on the store's lock, a worker idle)."""
+    their experiment in ``experiments``, and ``seed``."""
     experiments, seeds = list(experiments), list(seeds)
-    for experiment in experiments:
-        _check(experiment, data)
-    chains = [(i, _Chain(e, data, seed, states))
-              for i, e in enumerate(experiments) for seed in seeds]
+    chains = imp_chains([(e, seed, None) for e in experiments for seed in seeds], data,
+                        progress=progress, n_workers=n_workers, states=states)
+    return [{**row, "experiment": i // len(seeds)} for i, chain in enumerate(chains)
+            for row in chain]
+
+
+def imp_chains(chains, data, progress=None, n_workers: int | None = None,
+               states: bool = False) -> list[list[dict]]:
+    """Several IMPs at once: ``chains`` lists ``(experiment, seed, start)`` (``start``: weights
+    in place of the dense network's at ``rewind_step``, as in ``imp_seeds``, or None); the rows
+    of each, in order.
+
+    Their rounds train together (a rewinding sweep's experiments, say, or IMPs from several
+    pre-trainings), so every worker stays busy however few seeds each has. A dense run that
+    chains share is trained once: round 0 first trains one chain per distinct dense run, and the
+    others then read it from the store (rather than wait on the store's lock, a worker idle)."""
+    chains = [_Chain(experiment, data, seed, start, states) for experiment, seed, start in chains]
+    for chain in chains:
+        _check(chain.experiment, data)
     first, later, seen = [], [], set()
-    for item in chains:
-        dense = json.dumps(item[1].dense_params, sort_keys=True, default=str)
-        (later if dense in seen else first).append(item)
+    for i, chain in enumerate(chains):
+        dense = json.dumps(chain.dense_params, sort_keys=True, default=str)
+        (later if dense in seen else first).append(i)
         seen.add(dense)
-    waves = [(0, first), (0, later)] + [(r, chains) for r in range(1, max(
-        e.rounds for e in experiments) + 1)]
-    rows = []
+    last = max((c.experiment.rounds for c in chains), default=-1)
+    waves = [(0, first), (0, later)] + [(r, range(len(chains))) for r in range(1, last + 1)]
+    rows = [[] for _ in chains]
     for round_, wave in waves:
-        live = [(i, chain) for i, chain in wave if round_ <= chain.experiment.rounds]
-        jobs = [(chain, kind, task) for _, chain in live for kind, task in chain.tasks(round_)]
+        live = [i for i in wave if round_ <= chains[i].experiment.rounds]
+        jobs = [(i, kind, task) for i in live for kind, task in chains[i].tasks(round_)]
         results = engine.parallel([task for _, _, task in jobs], progress=progress,
                                   n_workers=n_workers)
-        for i, chain in live:
+        for i in live:
             done = {kind: result for (owner, kind, _), result in zip(jobs, results)
-                    if owner is chain}
-            rows += [{**row, "experiment": i} for row in chain.finish(round_, done)]
-    order = {seed: i for i, seed in enumerate(seeds)}
-    return sorted(rows, key=lambda row: (row["experiment"], order[row["seed"]], row["round"]))
+                    if owner == i}
+            rows[i] += chains[i].finish(round_, done)
+    return rows
 
 
 def _check(experiment: Experiment, data) -> None:
@@ -145,22 +171,31 @@ def _check(experiment: Experiment, data) -> None:
                              f"after the end of training ({config.train_steps}, {end} iterations)")
 
 
+def setup(experiment: Experiment) -> dict:
+    """The settings a round's result depends on (its store key's ``experiment``): neither how
+    many rounds follow it nor which controls run beside it, so extending an IMP reuses every
+    finished round."""
+    return {k: v for k, v in dataclasses.asdict(experiment).items()
+            if k not in ("rounds", "controls", "control_every", "control_steps")}
+
+
 class _Chain:
     """One seed's IMP: the store entries of its runs, and the mask carried from round to round."""
 
-    def __init__(self, experiment: Experiment, data, seed: int, states: bool = False):
-        self.experiment, self.data, self.seed = experiment, data, seed
+    def __init__(self, experiment: Experiment, data, seed: int, start: dict | None = None,
+                 states: bool = False):
+        self.experiment, self.data, self.seed, self.start = experiment, data, seed, start
         self.seeds, self.states = _seeds(seed), states
-        # A round's result does not depend on how many rounds follow it or on which controls
-        # run beside it, so neither is part of the key: extending an IMP reuses every finished
-        # round.
-        setup = {k: v for k, v in dataclasses.asdict(experiment).items()
-                 if k not in ("rounds", "controls", "control_every", "control_steps")}
-        self.params = {"experiment": setup, **self.seeds}
+        self.params = {"experiment": setup(experiment), **self.seeds}
         # The dense run (and the short run to the rewind step) depend on neither the rewind
-        # step nor the pruning: keyed without them, one serves every such experiment.
-        dense = {k: v for k, v in setup.items() if k not in _PRUNING}
+        # step nor the pruning: keyed without them, one serves every such experiment. Given
+        # weights at the rewind step are part of both keys, and so is where they start.
+        dense = {k: v for k, v in self.params["experiment"].items() if k not in _PRUNING}
         self.dense_params = {"experiment": dense, **self.seeds}
+        if start is not None:
+            self.params["start"] = _fingerprint(start)
+            self.dense_params.update(start=self.params["start"],
+                                     start_at=experiment.rewind_step)
         per_epoch = data.iterations_per_epoch(experiment.train.batch_size)
         self.rewind = Step.parse(experiment.rewind_step).iterations(per_epoch)
         self.mask = self.rewind_state = self.previous = None
@@ -187,6 +222,10 @@ class _Chain:
             return store.cached(name, {**self.dense_params, **params}, compute,
                                 data_fingerprint=self.data.fingerprint)
 
+        if self.start is not None:  # given weights at the rewind step: train on from there
+            dense = cached("lottery.ticket", {"round": 0}, lambda: _summary(
+                self._fit(tick, state=self.start, start=self.rewind), keep_state=True))
+            return {**dense, "rewind_state": self.start}
         dense = cached("lottery.ticket", {"round": 0},
                        lambda: _summary(self._fit(tick), keep_state=True))
         if self.rewind == 0:  # the initial weights: nothing to train
@@ -233,7 +272,16 @@ class _Chain:
             for row in rows:
                 if "final_state" in results[row["kind"]]:
                     row.update(final_state=results[row["kind"]]["final_state"], mask=self.mask)
+            rows[0].update(rewind_state=self.rewind_state)
         return rows
+
+
+def _fingerprint(state: dict) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def runs(experiment: Experiment) -> int:

@@ -221,3 +221,14 @@ def test_to_dict_is_plain_data():
     values = hparams.to_dict(resolve("lottery", seeds=4))
     assert values["seeds"] == 4 and values["preset"] == "default"
     assert isinstance(values["xor_hidden"], list)
+
+
+def test_early_phase_refuses_rewinding_at_or_after_the_end_of_training():
+    assert resolve("early_phase", train_steps="500it", rewind_step="499it").rewind_step == "499it"
+    with pytest.raises(ParameterError, match="rewind_step='500it'.*leaves nothing to train"):
+        resolve("early_phase", train_steps="500it", rewind_step="500it")
+    with pytest.raises(ParameterError, match="rewind_sweep"):
+        resolve("early_phase", train_steps="500it", rewind_sweep=[0, 600])
+    # an epoch is the training set over the batch size: 20,000 scenes in batches of 64
+    with pytest.raises(ParameterError, match="313 iterations"):
+        resolve("early_phase", train_steps="1ep", rewind_sweep=[0, 313])

@@ -464,3 +464,54 @@ def test_rows_can_carry_each_runs_final_weights(recorded, mnist, monkeypatch):
         call = _calls(recorded, row["kind"], row["round"])
         assert _same(row["final_state"], call["result"].final_state)
     assert "final_state" not in recorded["rows"][0]
+
+
+# --- IMP from given weights, several chains at once, tickets with their weights ------------------
+
+@pytest.mark.parametrize("rewind", ["0it", "10it"])
+def test_given_weights_take_the_place_of_the_dense_networks_at_the_rewind_step(
+        mnist, tmp_path, monkeypatch, rewind):
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
+    experiment = dataclasses.replace(EXPERIMENT, rounds=1, rewind_step=rewind, controls=())
+    start = {k: v * 0.5 for k, v in models.build("lenet_300_100", 3).state_dict().items()}
+    rows = lthkit.lottery.imp_seeds(experiment, mnist, [3], starts={3: start}, states=True)
+    dense, ticket = spy.calls
+    assert _same(dense["initial"], start) and _same(ticket["initial"], start)
+    assert _iteration(dense["start"], mnist) == _iteration(rewind, mnist)
+    assert _iteration(ticket["start"], mnist) == _iteration(rewind, mnist)
+    assert rows[0]["iterations"] == 30 - _iteration(rewind, mnist)
+    assert _same(rows[1]["rewind_state"], start)
+    # the start is part of the key: the same IMP from the seed's own weights is another entry
+    plain = lthkit.lottery.imp_seeds(experiment, mnist, [3])
+    assert len(spy.calls) == 4
+    assert plain[0]["trajectory"] != rows[0]["trajectory"]
+
+
+def test_rows_carry_their_mask_and_tickets_their_rewound_weights_on_request(recorded, by_hand,
+                                                                           mnist,
+                                                                     monkeypatch):
+    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    rows = lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED], states=True)
+    tickets = [r for r in rows if r["kind"] == "ticket"]
+    for row in tickets[1:]:
+        assert _same(row["mask"], by_hand["masks"][row["round"] - 1])
+        assert _same(row["rewind_state"], by_hand["rewind_state"])
+    assert all("mask" in r and "final_state" in r for r in rows)
+    assert all("mask" not in r for r in lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED]))
+
+
+def test_chains_of_several_experiments_train_together_and_equal_each_alone(mnist, tmp_path,
+                                                                           monkeypatch):
+    short = dataclasses.replace(EXPERIMENT, rounds=1, controls=(),
+                                train=dataclasses.replace(CONFIG, train_steps="12it"))
+    longer = dataclasses.replace(short, rounds=2, rewind_step="0it")
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "together"))
+    together = lthkit.lottery.imp_chains([(short, 3, None), (longer, 3, None), (short, 4, None)],
+                                         mnist, n_workers=2)
+    monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "alone"))
+    alone = [lthkit.lottery.imp_seeds(e, mnist, [s]) for e, s in ((short, 3), (longer, 3),
+                                                                  (short, 4))]
+    assert [[r["round"] for r in rows] for rows in together] == [[0, 1], [0, 1, 2], [0, 1]]
+    assert [_untimed(rows) for rows in together] == [_untimed(rows) for rows in alone]
