@@ -489,9 +489,8 @@ def test_given_weights_take_the_place_of_the_dense_networks_at_the_rewind_step(
     assert plain[0]["trajectory"] != rows[0]["trajectory"]
 
 
-def test_rows_carry_their_mask_and_tickets_their_rewound_weights_on_request(recorded, by_hand,
-                                                                           mnist,
-                                                                     monkeypatch):
+def test_rows_carry_their_mask_and_tickets_their_rewound_weights_on_request(
+        recorded, by_hand, mnist, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
     rows = lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED], states=True)
     tickets = [r for r in rows if r["kind"] == "ticket"]
