@@ -245,16 +245,17 @@ class _Chain:
         other = self.seeds["prune_seed"] * 1000 + round_
         rewound = dict(state=self.rewind_state, start=self.rewind)
         longer = self.experiment.control_config()
+        # a random mask with the same per-layer density (drawn here: cheap, and rows report it)
+        self.masks = {"ticket": mask, "reinit": mask, "random": masks.random_prune(mask, other)}
         computes = {
             "ticket": lambda tick: _summary(self._fit(tick, mask=mask, **rewound),
                                             keep_state=True),
             # the same mask on freshly drawn weights
             "reinit": lambda tick: _summary(self._fit(tick, longer, init_seed=other,
                                                       mask=mask), keep_state=True),
-            # a random mask with the same per-layer density on the rewound weights
+            # the random mask on the rewound weights
             "random": lambda tick: _summary(self._fit(
-                tick, longer, mask=masks.random_prune(mask, other), **rewound),
-                keep_state=True),
+                tick, longer, mask=self.masks["random"], **rewound), keep_state=True),
         }
         controls = self.experiment.controls if self.experiment.has_controls(round_) else ()
         kinds = ["ticket", *[k for k in KINDS[1:] if k in controls]]
@@ -271,7 +272,8 @@ class _Chain:
         if self.states:
             for row in rows:
                 if "final_state" in results[row["kind"]]:
-                    row.update(final_state=results[row["kind"]]["final_state"], mask=self.mask)
+                    row.update(final_state=results[row["kind"]]["final_state"],
+                               mask=self.masks[row["kind"]] if round_ else self.mask)
             rows[0].update(rewind_state=self.rewind_state)
         return rows
 

@@ -60,8 +60,9 @@ def sweep(experiment: lottery.Experiment, rewinds, data, seeds, progress=None,
     rows = []
     for row in imp_rows:
         state, mask = row.pop("final_state", None), row.pop("mask", None)
+        row.pop("rewind_state", None)
         measured = ({"distance": float("nan"), "angle": float("nan")}
-                    if state is None or row["round"] == 0
+                    if state is None or row["round"] == 0 or row["kind"] != "ticket"
                     else stability.pruning_stability(state, dense[row["seed"]], mask))
         rows.append({"rewind": rewinds[row.pop("experiment")], **row, **measured})
     return pd.DataFrame(rows)

@@ -277,17 +277,18 @@ def test_a_second_call_is_answered_from_the_store(recorded, mnist, monkeypatch):
     assert bar.n == runs(EXPERIMENT)
 
 
-def test_rows_can_keep_the_tickets_weights_and_masks(recorded, mnist, monkeypatch):
+def test_rows_can_carry_each_runs_weights_and_mask(recorded, mnist, monkeypatch):
     monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
+    spy = Spy()
+    monkeypatch.setattr(lthkit.engine, "train", spy)
     rows = lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED], states=True)
+    assert spy.calls == []                       # the weights come from the store
+    assert {row["kind"] for row in rows} == {"ticket", "reinit", "random"}
     for row in rows:
-        if row["kind"] != "ticket":
-            assert "final_state" not in row and "mask" not in row
-            continue
-        call = _calls(recorded, "ticket", row["round"])
+        call = _calls(recorded, row["kind"], row["round"])
         assert _same(row["final_state"], call["result"].final_state)
         expected = call["mask"] or masks.Mask.ones(models.build("lenet_300_100", SEED))
-        assert _same(row["mask"], expected)
+        assert _same(row["mask"], expected)      # a random control's own random mask
     assert "final_state" not in recorded["rows"][0]  # only when asked: they are large
 
 
@@ -454,18 +455,6 @@ def test_several_experiments_train_together_as_they_would_apart(recorded, mnist,
     assert [r["trajectory"] for r in second] == [r["trajectory"] for r in alone]
 
 
-def test_rows_can_carry_each_runs_final_weights(recorded, mnist, monkeypatch):
-    monkeypatch.setenv("LTHKIT_STORE", str(recorded["store"]))
-    spy = Spy()
-    monkeypatch.setattr(lthkit.engine, "train", spy)
-    rows = lthkit.lottery.imp_seeds(EXPERIMENT, mnist, [SEED], states=True)
-    assert spy.calls == []                       # the weights come from the store
-    for row in rows:
-        call = _calls(recorded, row["kind"], row["round"])
-        assert _same(row["final_state"], call["result"].final_state)
-    assert "final_state" not in recorded["rows"][0]
-
-
 # --- IMP from given weights, several chains at once, tickets with their weights ------------------
 
 @pytest.mark.parametrize("rewind", ["0it", "10it"])
@@ -485,7 +474,7 @@ def test_given_weights_take_the_place_of_the_dense_networks_at_the_rewind_step(
     assert _same(rows[1]["rewind_state"], start)
     # the start is part of the key: the same IMP from the seed's own weights is another entry
     plain = lthkit.lottery.imp_seeds(experiment, mnist, [3])
-    assert len(spy.calls) == 4
+    assert len(spy.calls) == 4 + (rewind != "0it")  # and the short run to the rewind step
     assert plain[0]["trajectory"] != rows[0]["trajectory"]
 
 
