@@ -166,7 +166,7 @@ def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
         data = {"name": hp.conv_dataset, "val_size": hp.val_size}
     convs = tuple(connectivity.Setting(
         model, lottery.Experiment(model=model, dataset=hp.conv_dataset, train=config,
-                                  rounds=max(hp.conv_levels), prune_rate=hp.prune_rate,
+                                  rounds=max(hp.conv_levels), prune_rate=hp.conv_prune_rate,
                                   output_prune_rate=None, scope="global", device=hp.device),
         data=data, splits=tuple(hp.conv_splits), rewinds=tuple(hp.conv_rewinds),
         levels=tuple(sorted(hp.conv_levels)),
@@ -176,8 +176,6 @@ def connectivity_plan(hp: hparams.Connectivity) -> Connectivity:
 
 
 BUILDERS[hparams.Connectivity] = connectivity_plan
-
-
 
 
 @dataclass(frozen=True)
