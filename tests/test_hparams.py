@@ -231,4 +231,4 @@ def test_early_phase_refuses_rewinding_at_or_after_the_end_of_training():
         resolve("early_phase", train_steps="500it", rewind_sweep=[0, 600])
     # an epoch is the training set over the batch size: 20,000 scenes in batches of 64
     with pytest.raises(ParameterError, match="313 iterations"):
-        resolve("early_phase", train_steps="1ep", rewind_sweep=[0, 313])
+        resolve("early_phase", train_steps="1ep", batch_size=64, rewind_sweep=[0, 313])
