@@ -345,7 +345,7 @@ class Dissection:
     scenes_test: int = _knob(2000, low=100, high=1_000_000,
                              doc="test images generated (scenes only); the probe is taken from them")
     val_size: int = _knob(2000, low=1, high=20_000, doc="held-out images for early stopping")
-    model: str = _knob("cifar_vgg_11_8", choices=[
+    model: str = _knob("cifar_resnet_14_8", choices=[
         "conv4_4", "conv4_8", "conv4_16", "conv6_8", "cifar_resnet_8_4", "cifar_resnet_8_8",
         "cifar_resnet_14_8", "cifar_resnet_20_8", "cifar_resnet_20", "cifar_vgg_11_8",
         "cifar_vgg_16", "resnet_50"])
@@ -355,7 +355,7 @@ class Dissection:
     weight_decay: float = _knob(1e-4, low=0.0, high=0.1)
     batch_size: int = _knob(128, low=1, high=65_536)
     warmup: str = _knob("0it", step=True, high=_MOST_STEPS, doc="linear learning-rate warm-up")
-    train_steps: str = _knob("2000it", step=True, high=_MOST_STEPS,
+    train_steps: str = _knob("400it", step=True, high=_MOST_STEPS,
                              doc="length of every training run (dense, tickets, controls)")
     decay_at: list = _knob([75], low=1, high=100,
                            doc="% of training at which the learning rate drops 10× (100: never)")
@@ -368,7 +368,7 @@ class Dissection:
                        doc="magnitude ranking within each layer or over all")
     rewind_step: str = _knob("100it", step=True, high=_MOST_STEPS,
                              doc="the iteration surviving weights are rewound to")
-    control_every: int = _knob(3, low=1, high=60,
+    control_every: int = _knob(2, low=1, high=60,
                                doc="random pruning at the last round and every n-th before it")
     probe: str = _knob("scenes", choices=["scenes", "broden"], needs="data",
                        doc="the images and concept masks units are dissected with")
