@@ -210,7 +210,8 @@ def late_resetting_plan(hp: hparams.LateResetting) -> LateResetting:
         rounds=hp.lenet_rounds, prune_rate=hp.prune_rate, output_prune_rate=hp.prune_rate / 2,
         controls=("reinit",), control_every=hp.lenet_rounds, device=hp.device)
     end = Step.parse(hp.train_steps)
-    drops = tuple(f"{end.epochs * p // 100}ep{end.its * p // 100}it" for p in hp.lr_drops
+    # written as lthkit.calibrated writes them ("750it"): the same Config is the same store key
+    drops = tuple(str(Step(end.epochs * p // 100, end.its * p // 100)) for p in hp.lr_drops
                   if p < 100)
     config = train.Config(optimizer=hp.optimizer, lr=hp.lr, momentum=hp.momentum,
                           weight_decay=hp.weight_decay, batch_size=hp.batch_size,

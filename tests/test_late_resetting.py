@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lthkit import hparams, plans, preflight
+from lthkit import calibrated, hparams, plans, preflight
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "02_late_resetting.ipynb"
 
@@ -35,17 +35,28 @@ def test_settings_that_cannot_make_a_sweep_are_refused(overrides, fragment):
 def test_the_plan_rewinds_each_network_and_keeps_the_learning_rate_drops():
     plan = plans.build(_resolve(preset="paper"))
     assert plan.deep.experiment.model == "cifar_vgg_19" and plan.deep.experiment.scope == "global"
-    assert plan.deep.experiment.train.milestones == ("0ep56000it", "0ep84000it")
+    assert plan.deep.experiment.train.milestones == ("56000it", "84000it")
     assert plan.deep.rewinds == (0, 100, 500, 1000, 2000)
     assert plan.lenet.experiment.model == "lenet_300_100" and plan.lenet.data == {"name": "mnist"}
     resnet = plans.build(_resolve(preset="paper_resnet18"))
     assert resnet.deep.experiment.model == "cifar_resnet_20"
-    assert resnet.deep.experiment.train.milestones == ("0ep20100it", "0ep24900it")
-    assert plans.build(_resolve()).deep.experiment.train.milestones == ("0ep525it",)
+    assert resnet.deep.experiment.train.milestones == ("20100it", "24900it")
+    assert plans.build(_resolve()).deep.experiment.train.milestones == ("750it",)
     # "100%" is no drop at all
     assert plans.build(_resolve(lr_drops=[100])).deep.experiment.train.milestones == ()
     # LeNet's output layer is pruned at half the rate, as in the lottery ticket recipe
     assert plan.lenet.experiment.prune_rate == 0.2 and plan.lenet.experiment.output_prune_rate == 0.1
+
+
+def test_the_default_conv_net_trains_with_the_calibrated_recipe():
+    # chapters 2-4 train the conv net with lthkit.calibrated's Config and data, so the store
+    # shares their dense runs: the same Config (milestones written alike), the same scenes
+    plan = plans.build(_resolve())
+    assert plan.deep.experiment.train == calibrated.config(test_at="best")
+    assert {k: plan.deep.data[k] for k in calibrated.DATA} == calibrated.DATA
+    # a schedule given in epochs keeps its epochs
+    assert plans.build(_resolve(train_steps="10ep")).deep.experiment.train.milestones == (
+        "7ep",)
 
 
 def test_the_paper_presets_need_their_data_and_a_gpu(tmp_path, monkeypatch):

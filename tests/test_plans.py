@@ -23,7 +23,9 @@ def _candidates(field, value):
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, list):
-        return [[v + 1 for v in value], value[:-1], [max(1, v - 1) for v in value]]
+        longer = [[*value, max(value) + 1]] if value and all(
+            isinstance(v, int) for v in value) else []   # a list that must keep its values
+        return [[v + 1 for v in value], value[:-1], [max(1, v - 1) for v in value], *longer]
     if meta.get("step"):
         step = Step.parse(value)
         return [s for s in (f"{step.its + 10}it", f"{max(0, step.its - 10)}it", "1ep")
