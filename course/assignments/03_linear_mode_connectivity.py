@@ -19,6 +19,10 @@ MODEL = "cifar_resnet_8_4"
 scenes = calibrated.dataset(train=512, val=0, test=200)
 config = calibrated.config(train_steps="30it", eval_every="30it", batch_size=64, milestones=())
 SPLIT = 10
+
+# %% [setup]
+# (A cell of its own: `nbgrader validate` gives each cell 30 seconds, and on a busy machine
+# loading the data and training can each take some of them.)
 # A pair: one network trained to iteration SPLIT, then two copies to the end, each with its
 # own data order (the chapter's instability analysis).
 first, second = stability.train_copies(engine.Run(MODEL, scenes, config, order_seed=0),

@@ -17,9 +17,15 @@ from lthkit.train import Config
 # twenty times slower. (lthkit's training runs each network on one thread anyway.)
 torch.set_num_threads(1)
 MODEL = "lenet_300_100"
-mnist = data.load("mnist5k")
 config = Config(train_steps="30it", eval_every="30it")
 K = 10                                                    # the rewinding iteration k
+
+# %% [setup]
+# Cells of their own for the data and for training: `nbgrader validate` gives each cell 30
+# seconds, and on a busy machine each can take some of them.
+mnist = data.load("mnist5k")
+
+# %% [setup]
 dense = engine.fit(engine.Run(MODEL, mnist, config, order_seed=0, checkpoints=(K,)))
 w_0 = models.build(MODEL, init_seed=0).state_dict()
 w_k = dense.checkpoints[K]

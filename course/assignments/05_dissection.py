@@ -20,6 +20,10 @@ probe = probes.scenes_probe(limit=200, options=OPTIONS)      # test images with 
 config = calibrated.config(train_steps="30it", eval_every="30it", batch_size=64, milestones=())
 w_0 = models.for_data(MODEL, 0, scenes).state_dict()
 
+# %% [setup]
+# (A cell of its own: `nbgrader validate` gives each cell 30 seconds, and on a busy machine
+# loading the data and training can each take some of them.)
+
 
 def trained(state, mask=None):
     """The network trained from ``state`` (under ``mask``), ready to dissect."""
