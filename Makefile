@@ -45,7 +45,7 @@ course: $(COURSE_STAMP)
 	$(PY) -m lthkit.course
 
 bench: $(STAMP)
-	@set -e; for f in benchmarks/*.py; do \
+	@set -e; for f in benchmarks/[!_]*.py; do \
 	  if [ -e "$$f" ]; then echo "== $$f"; $(PY) "$$f"; fi; \
 	done
 

@@ -14,23 +14,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _timing import cpu_seconds  # noqa: E402  (benchmarks/ is on the path)
 from lthkit import dissect, models, probes  # noqa: E402
 from lthkit.quantiles import UnitQuantile  # noqa: E402
-
-
-def cpu_seconds(call, repeat=3):
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.process_time()
-        call()
-        best = min(best, time.process_time() - started)
-    return best
 
 
 def main(argv=None):

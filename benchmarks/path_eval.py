@@ -23,17 +23,8 @@ from torch.func import functional_call, vmap
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from _timing import cpu_seconds  # noqa: E402  (benchmarks/ is on the path)
 from lthkit import data, models, stability  # noqa: E402
-
-
-def cpu(call, repeats=2) -> float:
-    """The smallest CPU time of a few calls (the machine is shared)."""
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.process_time()
-        call()
-        best = min(best, time.process_time() - started)
-    return best
 
 
 def main(argv=None):
@@ -66,9 +57,9 @@ def main(argv=None):
                       for k in a}
             vmap(lambda p: functional_call(model, p, (x,)))(params).argmax(-1)
 
-        line = f"{name:16s} loop {cpu(loop):6.2f} s CPU"
+        line = f"{name:16s} loop {cpu_seconds(loop, 2):6.2f} s CPU"
         if not stability.has_batch_norm(model):
-            line += f", stacked {cpu(stacked):6.2f} s CPU"
+            line += f", stacked {cpu_seconds(stacked, 2):6.2f} s CPU"
         for workers in (1, 2):
             started = time.perf_counter()
             stability.error_along_path(name, a, b, ds, args.alphas, n_workers=workers)
