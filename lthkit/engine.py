@@ -6,30 +6,38 @@ instability pair, a set of perturbations::
 
 Every run keeps its own weights, mask, data order (``order_seed``), optimiser state, learning-rate
 clock (``start``) and early-stopping record, exactly as :func:`lthkit.train.train` would give it
-alone. The runs are spread over one worker thread per core, each run on one torch thread; torch
-releases the interpreter lock inside its kernels, so two threads keep two cores busy.
+alone. The runs are spread over one worker per core, each run on one torch thread: worker
+processes forked from the caller where that is safe, else threads (:func:`mode`).
 
-Why threads of whole networks and not one stacked computation: on this book's 2-core CPU we
+Why workers of whole networks and not one stacked computation: on this book's 2-core CPU we
 measured the alternatives for LeNet-300-100 (batch 60, R = 12, one core, CPU time per replicate
-step): stacked weights with batched matmuls 2.67 ms (``torch.bmm``, a fused Adam over the stacked
-tensors), ``torch.func.vmap`` over ``functional_call`` 2.36 ms, a plain loop over the networks
-with a fused Adam each 1.49 ms. Small networks on a CPU are bound by arithmetic, not by kernel
+step, quiet machine): stacked weights with batched matmuls 1.72 ms (``torch.bmm``, a fused Adam
+over the stacked tensors), ``torch.func.vmap`` over ``functional_call`` 1.82 ms, a plain loop over
+the networks with a fused Adam each 1.53 ms. Small networks on a CPU are bound by arithmetic (the
+first layer's matrix products run at about 85 GFLOP/s, near one core's peak), not by kernel
 launches; the stacked forms gain nothing there and lose cache locality (twelve Adam states do not
-fit in cache, one does). Grouped convolutions were likewise no faster than one convolution per
-replicate for the conv nets (``benchmarks/engine.py`` reruns these measurements). Keeping each
-run a run of its own also makes results exactly independent of which runs share a batch, and of
-the number of workers: a store entry is bitwise the same whoever computed it.
+fit in cache, one does). Grouped convolutions were slower than one convolution per replicate for
+the conv nets (``benchmarks/engine.py`` reruns these measurements). Keeping each run a run of
+its own also makes results exactly independent of which runs share a batch, and of the number
+and kind of workers: a store entry is bitwise the same whoever computed it.
 """
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
+import pickle
+import sys
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+import warnings
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Callable, Sequence, TypeVar
 
-from . import masks as masks_, models
+import torch
+
+from . import masks as masks_, models, procs
 from .train import Config, Result, deterministic, single_thread, train
 
 T = TypeVar("T")
@@ -87,18 +95,62 @@ def train_many(runs: Sequence[Run], progress=None, n_workers: int | None = None)
 
 def parallel(tasks: Sequence[Callable[[object], T]], progress=None, n_workers: int | None = None,
              unit: str = "task") -> list[T]:
-    """Call every task on a pool of worker threads, torch on one thread each; results in order.
+    """Call every task on a pool of workers, torch on one thread each; results in order.
 
     Each task is called with one argument, ``tick``: the object a training loop advances every
     iteration (pass it to :func:`fit` as ``progress``). ``progress`` (tqdm-like) advances once per
     finished task (``unit="task"``) or per training iteration (``unit="iteration"``). If a task
     raises, or the caller is interrupted (Ctrl-C), the other tasks stop at their next iteration
-    (:class:`Cancelled`) and the first error is raised here."""
+    (:class:`Cancelled`) and the first error is raised here.
+
+    The workers are processes forked from this one where that is safe (Linux, CUDA not yet
+    started here), else threads (:func:`mode`). Tasks may be closures either way; in a worker
+    process they run on a copy of this process, so what a task returns is all that comes back
+    (a task must not rely on changing the caller's objects). A task that calls ``parallel``
+    itself runs its tasks one after another in the worker it is on."""
     if unit not in ("task", "iteration"):
         raise ValueError(f"unit must be 'task' or 'iteration', not {unit!r}")
     tasks = list(tasks)
     if not tasks:
         return []
+    count = max(1, min(n_workers or workers(), len(tasks)))
+    if _IN_WORKER or count == 1:
+        return _inline(tasks, progress, unit)
+    if mode() == "processes":
+        return _in_processes(tasks, progress, count, unit)
+    return _in_threads(tasks, progress, count, unit)
+
+
+def mode() -> str:
+    """How :func:`parallel` runs its workers: ``$LTHKIT_ENGINE`` ("processes" or "threads"),
+    else processes where forking is safe (Linux, with CUDA not started in this process).
+
+    Processes are the faster choice on a CPU: worker threads share one interpreter lock, and the
+    many small torch calls of a small network's step wait for it (two LeNet runs on two threads
+    train 18% slower than in two processes, ``benchmarks/engine.py``). Results are bitwise the
+    same either way: every run trains on one torch thread."""
+    value = os.environ.get("LTHKIT_ENGINE", "")
+    if value not in ("", "processes", "threads"):
+        raise ValueError(f"LTHKIT_ENGINE must be 'processes' or 'threads', not {value!r}")
+    forkable = sys.platform.startswith("linux") and not torch.cuda.is_initialized()
+    if value == "processes" and not forkable:
+        raise RuntimeError("LTHKIT_ENGINE=processes needs Linux, and CUDA not yet started in this "
+                           "process (a forked child cannot use the parent's CUDA context)")
+    return value or ("processes" if forkable else "threads")
+
+
+def _inline(tasks, progress, unit):
+    tick = _Tick(progress if unit == "iteration" else None, threading.Event())
+    results = []
+    with _one_thread_each():
+        for task in tasks:
+            results.append(task(tick))
+            if unit == "task" and progress is not None:
+                progress.update(1)
+    return results
+
+
+def _in_threads(tasks, progress, count, unit):
     stop = threading.Event()
     tick = _Tick(progress if unit == "iteration" else None, stop)
 
@@ -110,11 +162,49 @@ def parallel(tasks: Sequence[Callable[[object], T]], progress=None, n_workers: i
             tick.count(progress, 1)
         return result
 
-    count = max(1, min(n_workers or workers(), len(tasks)))
     with _one_thread_each(), ThreadPoolExecutor(count, thread_name_prefix="lthkit") as pool:
         futures = [pool.submit(call, task) for task in tasks]
-        try:
-            _, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        return _collect(futures, stop, lambda timeout: wait(
+            futures, timeout=timeout, return_when=FIRST_EXCEPTION))
+
+
+def _in_processes(tasks, progress, count, unit):
+    context = multiprocessing.get_context("fork")
+    stop, ticks = context.Event(), context.Value("q", 0)
+    with warnings.catch_warnings():
+        # Python 3.12+ warns of fork() in a process with threads (a Jupyter kernel has some); the
+        # children only train and return, touching none of the locks those threads hold.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pool = ProcessPoolExecutor(count, mp_context=context, initializer=_worker_start,
+                                   initargs=(tasks, stop, ticks))
+        futures = [pool.submit(_worker_call, i) for i in range(len(tasks))]
+    shown = 0
+
+    def wait_some(timeout):
+        nonlocal shown
+        done, pending = wait(futures, timeout=timeout, return_when=FIRST_EXCEPTION)
+        if progress is not None:
+            now = ticks.value if unit == "iteration" else sum(f.done() for f in futures)
+            if now > shown:
+                progress.update(now - shown)
+                shown = now
+        return done, pending
+
+    try:
+        return [pickle.loads(blob) for blob in _collect(futures, stop, wait_some)]
+    except BrokenProcessPool as error:
+        raise RuntimeError("a worker process died (out of memory, or killed); rerun with "
+                           "LTHKIT_ENGINE=threads to see its error in this process") from error
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _collect(futures, stop, wait_some) -> list:
+    """The futures' results in order, waiting in steps of ``_POLL`` seconds (progress is shown
+    between steps); on the first error, stop the other tasks and raise it."""
+    try:
+        while True:
+            done, pending = wait_some(_POLL)
             failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
             if failed:
                 stop.set()
@@ -124,12 +214,46 @@ def parallel(tasks: Sequence[Callable[[object], T]], progress=None, n_workers: i
                 first = next((f for f in failed if not isinstance(f.exception(), Cancelled)),
                              failed[0])
                 raise first.exception()
-        except BaseException:
-            stop.set()  # Ctrl-C lands here: the workers stop at their next iteration
-            for f in futures:
-                f.cancel()
-            raise
-        return [f.result() for f in futures]
+            if not pending:
+                return [f.result() for f in futures]
+    except BaseException:
+        stop.set()  # Ctrl-C lands here: the workers stop at their next iteration
+        for f in futures:
+            f.cancel()
+        raise
+
+
+_POLL = 0.2           # seconds between progress updates from worker processes
+_IN_WORKER = False    # True in a worker process
+_WORKER: tuple = ()   # (tasks, stop, ticks) in a worker process
+
+
+def _worker_start(tasks, stop, ticks) -> None:
+    global _IN_WORKER, _WORKER
+    procs.die_with_parent()
+    _IN_WORKER, _WORKER = True, (tasks, stop, ticks)
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+
+
+def _worker_call(index: int) -> bytes:
+    tasks, stop, ticks = _WORKER
+    if stop.is_set():
+        raise Cancelled("an earlier task failed or the run was interrupted")
+    # Pickled here, tensors by value: the executor's own pickler would pass each tensor through
+    # shared memory and a file descriptor of its own.
+    return pickle.dumps(tasks[index](_Tick(_Counter(ticks), stop)), protocol=5)
+
+
+class _Counter:
+    """Iterations counted in a worker process, read by the parent (``ticks``)."""
+
+    def __init__(self, ticks):
+        self.ticks = ticks
+
+    def update(self, n: int = 1) -> None:
+        with self.ticks.get_lock():
+            self.ticks.value += n
 
 
 class _Tick:

@@ -111,9 +111,15 @@ def test_parallel_keeps_the_order_and_counts_tasks():
     assert parallel([]) == []
 
 
-def test_a_failing_task_stops_the_others_and_raises_its_own_error(mnist):
+@pytest.fixture(params=["processes", "threads"])
+def engine_mode(request, monkeypatch):
+    monkeypatch.setenv("LTHKIT_ENGINE", request.param)
+    return request.param
+
+
+def test_a_failing_task_stops_the_others_and_raises_its_own_error(mnist, engine_mode, tmp_path):
     long = Run("lenet_300_100", mnist, dataclasses.replace(CONFIG, train_steps="100000it"), 0)
-    seen = []
+    seen = tmp_path / "seen"  # a file: a worker process's lists are its own
 
     def failing(tick):
         raise RuntimeError("boom")
@@ -122,12 +128,45 @@ def test_a_failing_task_stops_the_others_and_raises_its_own_error(mnist):
         try:
             return fit(long, tick)
         except engine.Cancelled:
-            seen.append("cancelled")
+            seen.write_text("cancelled")
             raise
 
     with pytest.raises(RuntimeError, match="boom"):
         parallel([watched, failing], n_workers=2)
-    assert seen == ["cancelled"]  # the long run stopped instead of training 100,000 iterations
+    # the long run stopped instead of training 100,000 iterations
+    assert seen.read_text() == "cancelled"
+
+
+def test_processes_and_threads_give_bitwise_the_same_runs(runs, together, monkeypatch):
+    assert engine.mode() == "processes"  # the default on Linux, which the fixture used
+    monkeypatch.setenv("LTHKIT_ENGINE", "threads")
+    for result, other in zip(together, train_many(runs, n_workers=2)):
+        assert _same_result(result, other)
+
+
+def test_worker_processes_count_progress_and_run_nested_calls_inline(engine_mode):
+    class Bar:
+        n = 0
+
+        def update(self, k):
+            self.n += k
+
+    def task(tick, i):
+        for _ in range(i):
+            tick.update(1)
+        # one level down: runs in this worker, in order
+        return parallel([lambda t, j=j: (i, j) for j in range(3)], n_workers=2)
+
+    bar = Bar()
+    assert parallel([lambda tick, i=i: task(tick, i) for i in range(4)], progress=bar,
+                    n_workers=2, unit="iteration") == [[(i, j) for j in range(3)] for i in range(4)]
+    assert bar.n == 0 + 1 + 2 + 3
+
+
+def test_a_bad_engine_mode_in_the_environment_is_refused(monkeypatch):
+    monkeypatch.setenv("LTHKIT_ENGINE", "fibers")
+    with pytest.raises(ValueError, match="LTHKIT_ENGINE"):
+        parallel([lambda tick: 1, lambda tick: 2], n_workers=2)
 
 
 def test_settings_are_restored_after_the_pool():
