@@ -45,6 +45,10 @@ class Config:
     # "every": test metrics at every evaluation. "best": only at the end and at the minimum of the
     # validation loss (from a copy of the weights kept there): all that early stopping reports.
     test_at: str = "every"
+    # Stop once the validation loss has not reached a new minimum for this long ("0it": train
+    # the full length). The early-stopping iteration is then the minimum so far, which the run
+    # has left behind by ``patience``; the final weights are those at the stop.
+    patience: str = "0it"
 
 
 @dataclass
@@ -170,6 +174,14 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     last = Step.parse(config.train_steps).iterations(per_epoch)
     every = max(1, Step.parse(config.eval_every).iterations(per_epoch))
     keep = {Step.parse(s).iterations(per_epoch) for s in checkpoints}
+    patience = Step.parse(config.patience).iterations(per_epoch)
+    if patience and data.x_val is None:
+        raise ValueError("patience needs a validation split (Dataset.split_validation): "
+                         "stopping on the test set would choose the iteration on the data its "
+                         "accuracy is reported on")
+    if patience and keep:
+        raise ValueError("patience and checkpoints do not go together: a run that stops early "
+                         "would miss the checkpoints after its stop")
     if first > last:
         raise ValueError(f"start ({start}) is after the end of training ({config.train_steps})")
     if config.test_at not in ("every", "best"):
@@ -188,12 +200,16 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
     zero = masks_.zeroer(model, mask)
     rate, current = schedule(config, per_epoch), None
     record = _Recorder(model, optimizer, data, config, every, keep, result)
+    record.best_iteration = first
     with deterministic():
         zero()
         model.train()
         for iteration, (x, y) in enumerate(
                 data.batches(config.batch_size, order_seed, first, last), start=first):
             record(iteration)
+            if patience and iteration % every == 0 and iteration - record.best_iteration >= patience:
+                last = iteration  # no new minimum for `patience` iterations: stop here
+                break
             if (lr := rate(iteration)) != current:
                 for group in optimizer.param_groups:
                     group["lr"] = current = lr
@@ -206,6 +222,7 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
                 progress.update(1)
         record(last, final=True)
         record.test_at_best()
+    result.iterations = last - first
     _finish(result)
     result.final_state = _cpu_state(model)
     result.seconds = time.perf_counter() - started
@@ -223,6 +240,7 @@ class _Recorder:
         self.model, self.optimizer, self.data, self.config = model, optimizer, data, config
         self.every, self.keep, self.result = every, keep, result
         self.best_loss, self.best_row, self.best_state = math.inf, None, None
+        self.best_iteration = 0   # of the lowest validation loss so far
 
     def __call__(self, iteration: int, final: bool = False) -> None:
         model, data, result = self.model, self.data, self.result
@@ -232,14 +250,20 @@ class _Recorder:
         if iteration % self.every and iteration not in self.keep and not final:
             return
         if result.trajectory and result.trajectory[-1]["iteration"] == iteration:
+            row = result.trajectory[-1]
+            if final and "test_acc" not in row:  # a patience stop, at an evaluation
+                row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
             return
         row = {"iteration": iteration}
         lazy = self.config.test_at == "best" and data.x_val is not None
         if data.x_val is not None:
             row["val_loss"], row["val_acc"] = evaluate(model, data.x_val, data.y_val)
-            if lazy and _finite(row["val_loss"]) < self.best_loss:
-                self.best_loss, self.best_row = _finite(row["val_loss"]), row
-                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if _finite(row["val_loss"]) < self.best_loss:
+                self.best_loss, self.best_iteration = _finite(row["val_loss"]), iteration
+                if lazy:
+                    self.best_row = row
+                    self.best_state = {k: v.detach().clone()
+                                       for k, v in model.state_dict().items()}
         if final or not lazy:
             row["test_loss"], row["test_acc"] = evaluate(model, data.x_test, data.y_test)
         result.trajectory.append(row)

@@ -169,6 +169,46 @@ def test_testing_only_at_the_validation_minimum_reports_the_same_early_stop(mnis
     assert all(torch.equal(best.final_state[k], every.final_state[k]) for k in every.final_state)
 
 
+@pytest.mark.parametrize("test_at", ["every", "best"])
+def test_patience_stops_a_run_once_its_validation_loss_stalls(mnist, test_at):
+    # lr 0.05 overfits fast: the full run's minimum lies well before its end
+    config = dataclasses.replace(ADAM, lr=0.05, train_steps="80it", eval_every="4it")
+    _, full = _run(mnist, config)  # tested at every evaluation
+    _, patient = _run(mnist, dataclasses.replace(config, patience="12it", test_at=test_at))
+    losses = [row["val_loss"] for row in full.trajectory]
+    lowest, at = float("inf"), 0
+    for row in full.trajectory:  # the first evaluation 12 iterations after the lowest loss so far
+        if row["val_loss"] < lowest:
+            lowest, at = row["val_loss"], row["iteration"]
+        if row["iteration"] - at >= 12:
+            stop = row["iteration"]
+            break
+    assert stop < 80  # the setting makes the stop a real one
+    assert patient.iterations == stop and patient.trajectory[-1]["iteration"] == stop
+    # the same run up to there: the same losses; its minimum is the lowest so far (the full
+    # run may find a lower one later), with the full run's test accuracy there
+    assert [r["val_loss"] for r in patient.trajectory] == losses[:stop // 4 + 1]
+    assert patient.early_stop_iteration == at
+    assert patient.early_stop_test_acc == full.at(at)["test_acc"]
+    assert patient.final_test_acc == full.at(stop)["test_acc"]
+
+
+def test_patience_longer_than_the_run_changes_nothing(mnist):
+    _, full = _run(mnist, ADAM)
+    _, patient = _run(mnist, dataclasses.replace(ADAM, patience="1000it"))
+    assert patient.trajectory == full.trajectory
+    assert _same_state(patient.final_state, full.final_state)
+
+
+@pytest.mark.parametrize("how, message", [(dict(), "validation split"),
+                                          (dict(checkpoints=("10it",)), "checkpoints")])
+def test_patience_without_validation_or_with_checkpoints_is_refused(mnist, how, message):
+    ds = mnist if how else data.Dataset("mnist5k", mnist.x_train, mnist.y_train, mnist.x_test,
+                                        mnist.y_test, 10)
+    with pytest.raises(ValueError, match=message):
+        _run(ds, dataclasses.replace(ADAM, patience="10it"), **how)
+
+
 def test_an_unknown_test_schedule_is_refused(mnist):
     with pytest.raises(ValueError, match="test_at"):
         _run(mnist, dataclasses.replace(ADAM, test_at="sometimes"))
