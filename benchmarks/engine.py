@@ -5,7 +5,9 @@
 Prints training samples per second (wall clock) for LeNet-300-100 on mnist5k, batch 60, Adam:
 
 - one run through ``train.train`` on one thread (how a run trains when nothing else does);
-- the engine with R = 1 and R = 12 runs, one worker thread per core;
+- the engine with R = 1 and R = 12 runs, one worker per core: worker processes (the default on
+  Linux) and, for R = 12, worker threads (``LTHKIT_ENGINE=threads``), which share one
+  interpreter lock;
 - the IMP workload of issue 8 — 4 levels × 10 epochs, evaluated every epoch, tickets only —
   end to end through ``lottery.imp`` with a cold store (open_lth takes about 28 s for the same
   work on this kind of machine, as measured when the issue was filed);
@@ -47,8 +49,9 @@ def one_run(ds) -> float:
     return samples_per_second(time.perf_counter() - started, 1, CONFIG)
 
 
-def through_engine(ds, count: int) -> float:
+def through_engine(ds, count: int, mode: str = "") -> float:
     runs = [engine.Run("lenet_300_100", ds, CONFIG, order_seed=s, init_seed=s) for s in range(count)]
+    os.environ["LTHKIT_ENGINE"] = mode  # "": the default for this machine
     started = time.perf_counter()
     engine.train_many(runs)
     return samples_per_second(time.perf_counter() - started, count, CONFIG)
@@ -149,12 +152,13 @@ def main(argv) -> int:
     # The first fused optimiser step imports part of torch (about a second): not training time.
     with single_thread():
         train(models.build("lenet_300_100", 0), ds, Config(train_steps="2it"), order_seed=0)
-    print(f"load average {os.getloadavg()[0]:.2f}, {engine.workers()} worker threads")
+    print(f"load average {os.getloadavg()[0]:.2f}, {engine.workers()} workers ({engine.mode()})")
     single = one_run(ds)
     print(f"{'one run, train.train, one thread':44s} {single:9,.0f} samples/s")
-    for count in (1, 12):
-        rate = through_engine(ds, count)
-        print(f"{f'engine, R = {count}':44s} {rate:9,.0f} samples/s  ({rate / single:.1f}x)")
+    for count, mode in ((1, ""), (12, ""), (12, "threads")):
+        rate = through_engine(ds, count, mode)
+        label = f"engine, R = {count}" + (f", {mode}" if mode else "")
+        print(f"{label:44s} {rate:9,.0f} samples/s  ({rate / single:.1f}x)")
     for name, ms in stacked_alternatives(ds).items():
         print(f"{name:44s} {ms:9.2f} CPU ms per replicate step")
     for name, ms in grouped_convolutions().items():

@@ -183,7 +183,7 @@ def run(plan_: Plan, *, executor: str = "local", jobs: int | None = None, slurm=
     """Run every unfinished cell; a progress bar over cells, a line per finished cell.
 
     ``executor="local"``: ``jobs`` worker processes on this machine (default 1); each cell's
-    training uses ``cores // jobs`` worker threads (``$LTHKIT_WORKERS`` unless you set it).
+    training uses ``cores // jobs`` workers (``$LTHKIT_WORKERS`` unless you set it).
     ``"slurm"``: one array job through submitit with ``slurm`` (a ``lthkit.slurm.Options``),
     at most ``jobs`` tasks at once (default: all). Ctrl-C stops the running cells; a rerun
     resumes."""

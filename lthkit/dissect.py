@@ -262,7 +262,7 @@ def counts(result: Dissection, by: str | None = "layer") -> list[dict]:
 def dissect_states(model: str, data, states, probe, layers=None, progress=None,
                    **settings) -> list[Dissection]:
     """Dissect many trained networks of one architecture (``models.for_data(model, 0, data)``
-    loaded with each of ``states``), one per worker thread, each through the store: the entry
+    loaded with each of ``states``), one per worker, each through the store: the entry
     is keyed by the weights themselves, the probe and the settings (``layers`` and
     :func:`dissect`'s keywords), so any network is dissected once. ``progress``: advanced once
     per network."""

@@ -97,7 +97,7 @@ def imp_seeds(experiment: Experiment, data, seeds, progress=None,
     """``imp`` for every seed, rows tagged with ``seed``.
 
     A round's runs, every seed's ticket and controls, train together through the engine, one
-    worker thread per core; each run is computed alone on one thread, so the rows do not depend
+    worker per core; each run is computed alone on one thread, so the rows do not depend
     on how many seeds or workers there are.
 
     ``starts``: seed → weights that take the place of the dense network's at ``rewind_step`` (a

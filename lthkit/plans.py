@@ -35,7 +35,8 @@ def lottery_plan(hp: hparams.Lottery) -> Lottery:
     # Test accuracy is reported at the early-stopping iteration: measuring it anywhere else
     # would cost a third of the training time and change no number the chapter reports.
     config = train.Config(optimizer=hp.optimizer, lr=hp.lr, batch_size=hp.batch_size,
-                          train_steps=hp.train_steps, eval_every=hp.eval_every, test_at="best")
+                          train_steps=hp.train_steps, eval_every=hp.eval_every, test_at="best",
+                          patience=hp.patience)
     experiment = lottery.Experiment(
         model=hp.model, dataset=hp.dataset, train=config, rounds=hp.rounds,
         prune_rate=hp.prune_rate, output_prune_rate=hp.output_prune_rate,

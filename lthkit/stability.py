@@ -14,7 +14,7 @@ rise between the ends. A sparse network's copies share its mask, so every θ(α)
 Batch-norm statistics are not parameters: θ(α)'s running means and variances are measured
 again on training batches (``bn_batches``) instead of interpolated, so each point on the path is
 evaluated as the network it is. The points of the path are evaluated at the same time, one per
-worker thread (:mod:`lthkit.engine`), not stacked into one computation: on this book's CPU,
+worker (:mod:`lthkit.engine`), not stacked into one computation: on this book's CPU,
 classifying 1,000 test images at 11 points took 0.09 s of CPU time as a loop and 0.08 s stacked
 (``torch.func.vmap``) for LeNet-300-100, and 4.8 s against 9.9 s for Conv-4 (width 16) on
 ``scenes``, where stacking turns each convolution into a slower batched one
