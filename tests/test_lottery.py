@@ -377,6 +377,7 @@ def test_a_sweep_over_rewind_steps_trains_each_dense_network_once(mnist, tmp_pat
                                 train=dataclasses.replace(CONFIG, train_steps="12it"))
     sweep = [dataclasses.replace(small, rewind_step=f"{k}it") for k in (0, 4, 8)]
     monkeypatch.setenv("LTHKIT_STORE", str(tmp_path / "sweep"))
+    monkeypatch.setenv("LTHKIT_ENGINE", "threads")  # the spy counts calls in this process
     spy = Spy()
     monkeypatch.setattr(lthkit.engine, "train", spy)
     together = lthkit.lottery.imp_many(sweep, mnist, [3, 4], n_workers=2)

@@ -117,6 +117,7 @@ def test_tickets_restart_the_kept_units_from_their_initial_weights(monkeypatch):
         return real(w, iterations, lr)
 
     monkeypatch.setattr(xor, "train_many", spy)
+    monkeypatch.setenv("LTHKIT_ENGINE", "threads")  # the spy records calls in this process
     rows = xor.experiment(hidden=[], trials=5, large=6, ticket_units=[2], iterations=50, lr=0.5,
                           first_seed=7)
     assert [(r["kind"], r["hidden"]) for r in rows] == [("ticket", 2), ("reinit", 2)]
