@@ -126,9 +126,10 @@ def mode() -> str:
     else processes where forking is safe (Linux, with CUDA not started in this process).
 
     Processes are the faster choice on a CPU: worker threads share one interpreter lock, and the
-    many small torch calls of a small network's step wait for it (two LeNet runs on two threads
-    train 18% slower than in two processes, ``benchmarks/engine.py``). Results are bitwise the
-    same either way: every run trains on one torch thread."""
+    many small torch calls of a small network's step wait for it (12 LeNet runs on this book's
+    2-core CPU, three tries of ``benchmarks/engine.py``: 57,900-70,500 samples/s in processes,
+    50,700-67,000 on threads). Results are bitwise the same either way: every run trains on one
+    torch thread."""
     value = os.environ.get("LTHKIT_ENGINE", "")
     if value not in ("", "processes", "threads"):
         raise ValueError(f"LTHKIT_ENGINE must be 'processes' or 'threads', not {value!r}")
