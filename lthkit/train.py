@@ -199,15 +199,15 @@ def train(model: nn.Module, data, config: Config, order_seed: int, *,
         optimizer.load_state_dict(copy.deepcopy(optimizer_state))
     zero = masks_.zeroer(model, mask)
     rate, current = schedule(config, per_epoch), None
-    record = _Recorder(model, optimizer, data, config, every, keep, result)
-    record.best_iteration = first
+    record = _Recorder(model, optimizer, data, config, every, keep, result, first)
     with deterministic():
         zero()
         model.train()
         for iteration, (x, y) in enumerate(
                 data.batches(config.batch_size, order_seed, first, last), start=first):
             record(iteration)
-            if patience and iteration % every == 0 and iteration - record.best_iteration >= patience:
+            stalled = iteration - record.best_iteration >= patience
+            if patience and stalled and iteration % every == 0:
                 last = iteration  # no new minimum for `patience` iterations: stop here
                 break
             if (lr := rate(iteration)) != current:
@@ -236,11 +236,11 @@ def _cpu_state(model: nn.Module) -> dict:
 class _Recorder:
     """Checkpoints and evaluations along a run: ``record(iteration)`` every iteration."""
 
-    def __init__(self, model, optimizer, data, config, every, keep, result):
+    def __init__(self, model, optimizer, data, config, every, keep, result, first):
         self.model, self.optimizer, self.data, self.config = model, optimizer, data, config
         self.every, self.keep, self.result = every, keep, result
         self.best_loss, self.best_row, self.best_state = math.inf, None, None
-        self.best_iteration = 0   # of the lowest validation loss so far
+        self.best_iteration = first   # of the lowest validation loss so far
 
     def __call__(self, iteration: int, final: bool = False) -> None:
         model, data, result = self.model, self.data, self.result
